@@ -1,0 +1,85 @@
+/**
+ * Packet-level acknowledgement state.
+ *  - SentRing: O(1) ring of sent-packet records indexed by sequence, reused in place.
+ *  - ReceivedWindow: which of the last 1024 packet sequences arrived; drops
+ *    duplicates and packets too old to judge, and builds the ack + 32-bit
+ *    bitfield written in every DATA header (bit i = sequence ack-1-i arrived).
+ */
+import type { OutMessage } from "./channel.ts";
+import { seqDiff, seqGreater } from "./seq.ts";
+import { ACK_BITS } from "./wire.ts";
+
+export const SENT_RING_SIZE = 1024;
+export const RECV_WINDOW = 1024;
+
+export class SentPacket {
+  seq = -1;
+  sentAt = 0;
+  size = 0;
+  ackEliciting = false;
+  inFlight = false;
+  /** Message parts carried: msgs[i] fragment frags[i] (-1 = tombstone frame). */
+  readonly msgs: OutMessage[] = [];
+  readonly frags: number[] = [];
+
+  reset(seq: number): void {
+    this.seq = seq;
+    this.inFlight = false;
+    this.ackEliciting = false;
+    this.msgs.length = 0;
+    this.frags.length = 0;
+  }
+}
+
+export class SentRing {
+  private readonly slots: SentPacket[];
+  constructor(readonly size = SENT_RING_SIZE) {
+    this.slots = Array.from({ length: size }, () => new SentPacket());
+  }
+
+  /** The slot a sequence maps to (may still hold an older packet). */
+  slot(seq: number): SentPacket {
+    return this.slots[seq & (this.size - 1)]!;
+  }
+
+  /** The record of `seq` if it is still held. */
+  get(seq: number): SentPacket | undefined {
+    const p = this.slots[seq & (this.size - 1)]!;
+    return p.seq === seq ? p : undefined;
+  }
+}
+
+export class ReceivedWindow {
+  private readonly seen = new Int32Array(RECV_WINDOW).fill(-1);
+  largest = 0;
+  hasAny = false;
+
+  /** 1 = new, 0 = duplicate, -1 = older than the window can tell. Does not record. */
+  classify(seq: number): number {
+    if (!this.hasAny) return 1;
+    if (seqDiff(seq, this.largest) <= -RECV_WINDOW) return -1;
+    return this.seen[seq & (RECV_WINDOW - 1)] === seq ? 0 : 1;
+  }
+
+  /** Records `seq`; returns true if it is the new largest. */
+  record(seq: number): boolean {
+    this.seen[seq & (RECV_WINDOW - 1)] = seq;
+    if (!this.hasAny || seqGreater(seq, this.largest)) {
+      this.largest = seq;
+      this.hasAny = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Bitfield of the 32 sequences before `largest`. */
+  ackBits(): number {
+    let bits = 0;
+    const base = this.largest;
+    for (let i = 0; i < ACK_BITS; i++) {
+      const s = (base - 1 - i) & 0xffff;
+      if (this.seen[s & (RECV_WINDOW - 1)] === s) bits |= 1 << i;
+    }
+    return bits >>> 0;
+  }
+}
