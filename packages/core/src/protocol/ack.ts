@@ -18,34 +18,76 @@ export class SentPacket {
   size = 0;
   ackEliciting = false;
   inFlight = false;
-  /** Message parts carried: msgs[i] fragment frags[i] (-1 = tombstone frame). */
+  /** Message parts carried: msgs[i] fragment frags[i] (-1 = tombstone frame), for i < count. */
+  count = 0;
   readonly msgs: OutMessage[] = [];
   readonly frags: number[] = [];
 
+  /** Reuses the record; the arrays keep their capacity (no truncation per packet). */
   reset(seq: number): void {
     this.seq = seq;
     this.inFlight = false;
     this.ackEliciting = false;
-    this.msgs.length = 0;
-    this.frags.length = 0;
+    this.count = 0;
+  }
+
+  add(msg: OutMessage, frag: number): void {
+    this.msgs[this.count] = msg;
+    this.frags[this.count] = frag;
+    this.count++;
   }
 }
 
+/**
+ * Starts small and doubles (up to maxSize) instead of overwriting a packet
+ * still in flight, so a quiet game peer costs a few KB while a bulk transfer
+ * can keep thousands of packets in flight.
+ */
 export class SentRing {
-  private readonly slots: SentPacket[];
-  constructor(readonly size = SENT_RING_SIZE) {
-    this.slots = Array.from({ length: size }, () => new SentPacket());
+  private slots: SentPacket[];
+  private mask: number;
+
+  constructor(initialSize = 64, readonly maxSize = SENT_RING_SIZE * 4) {
+    this.slots = Array.from({ length: initialSize }, () => new SentPacket());
+    this.mask = initialSize - 1;
+  }
+
+  get size(): number {
+    return this.slots.length;
   }
 
   /** The slot a sequence maps to (may still hold an older packet). */
   slot(seq: number): SentPacket {
-    return this.slots[seq & (this.size - 1)]!;
+    return this.slots[seq & this.mask]!;
   }
 
   /** The record of `seq` if it is still held. */
   get(seq: number): SentPacket | undefined {
-    const p = this.slots[seq & (this.size - 1)]!;
+    const p = this.slots[seq & this.mask]!;
     return p.seq === seq ? p : undefined;
+  }
+
+  /**
+   * The slot for a new packet `seq`, growing the ring rather than reusing a slot whose packet
+   * is still in flight. At maxSize the in-flight occupant is returned and the caller must resolve it.
+   */
+  claim(seq: number): SentPacket {
+    let p = this.slots[seq & this.mask]!;
+    while (p.inFlight && this.slots.length < this.maxSize) {
+      this.grow();
+      p = this.slots[seq & this.mask]!;
+    }
+    return p;
+  }
+
+  /** Doubles the ring. Held sequences are the last `size` sent, so they stay distinct under the new mask. */
+  private grow(): void {
+    const size = this.slots.length * 2;
+    const next = new Array<SentPacket | undefined>(size);
+    for (const p of this.slots) if (p.seq >= 0) next[p.seq & (size - 1)] = p;
+    for (let i = 0; i < size; i++) next[i] ??= new SentPacket();
+    this.slots = next as SentPacket[];
+    this.mask = size - 1;
   }
 }
 

@@ -169,7 +169,7 @@ export class Connection implements Peer {
       rttVarMs: this.rtt.variance,
       minRttMs: this.rtt.hasSample ? this.rtt.min : 0,
       latestRttMs: this.rtt.latest,
-      rtoMs: this.rtt.rto(),
+      rtoMs: this.rtt.rto() + this.host.cfg.maxAckDelayMs,
       ...s,
       lossRate: resolved === 0 ? 0 : s.packetsLost / resolved,
       congestionWindow: this.cc.window(),
@@ -271,6 +271,8 @@ export class Connection implements Peer {
     const max = this.host.maxPacketSize;
     if (fixed + payload.length > max) {
       this.host.drop("oversize", undefined, this);
+      // Try again at the next retry (the payload may change), not at once: that would spin until the handshake timeout.
+      this.nextHandshakeAt = now + cfg.handshakeRetryMs;
       return 0;
     }
     writeHeader(buf, PacketType.CONNECT_REQUEST, 0, this.id);
@@ -326,8 +328,8 @@ export class Connection implements Peer {
     if (!mayData && !ackDue) return 0;
 
     const seq = this.nextSeq;
-    const rec = this.sent.slot(seq);
-    // The ring wrapped onto a packet still unresolved: it is long overdue, call it lost.
+    const rec = this.sent.claim(seq);
+    // The ring is at its largest and wrapped onto a packet still unresolved: call it lost.
     if (rec.inFlight) this.onLost(now, rec);
     rec.reset(seq);
     writeHeader(buf, PacketType.DATA, this.received.hasAny ? FLAG_HAS_ACK : 0, this.remoteId);
@@ -341,7 +343,7 @@ export class Connection implements Peer {
     if (mayData) {
       off = this.writeRetransmits(now, buf, off, max, rec);
       off = this.writeNew(now, buf, off, max, rec);
-      eliciting = rec.msgs.length > 0;
+      eliciting = rec.count > 0;
       if (this.pingDue && !eliciting) {
         buf[off++] = FrameType.PING;
         eliciting = true;
@@ -394,8 +396,7 @@ export class Connection implements Peer {
       if (off + need > max) break;
       off = writeFrame(buf, off, msg, frag);
       if (frag >= 0) msg.setState(frag, FragState.IN_FLIGHT);
-      rec.msgs.push(msg);
-      rec.frags.push(frag);
+      rec.add(msg, frag);
       q.shift();
       qf.shift();
       this.s.retransmits++;
@@ -431,12 +432,16 @@ export class Connection implements Peer {
         continue;
       }
       const frag = msg.nextFrag;
-      if (frag === 0 && !sc.canStart(msg, this.peerWindowBytes)) {
+      if (frag === 0 && !(sc.canStart(msg, this.peerWindowBytes) && this.fitsPeerWindow(msg))) {
         view[c] = 0;
         continue;
       }
       const need = frameSize(msg, frag);
-      if (off + need > max) break;
+      if (off + need > max) {
+        // Round robin: the channel that did not fit goes first in the next packet, or it starves.
+        if (scheduler === undefined) this.rr = c;
+        break;
+      }
       if (frag === 0) {
         msg.seq = sc.nextSeq;
         sc.nextSeq = (sc.nextSeq + 1) & 0xffff;
@@ -447,8 +452,7 @@ export class Connection implements Peer {
       }
       off = writeFrame(buf, off, msg, frag);
       msg.setState(frag, FragState.IN_FLIGHT);
-      rec.msgs.push(msg);
-      rec.frags.push(frag);
+      rec.add(msg, frag);
       msg.nextFrag++;
       if (msg.nextFrag === msg.fragCount) {
         sc.queue.shift();
@@ -459,6 +463,18 @@ export class Connection implements Peer {
       }
     }
     return off;
+  }
+
+  /**
+   * The peer holds every reliable channel's out-of-order and partial data in one memory budget
+   * (its receive window, see memoryCap), so the channels' spans together must fit in it: data it
+   * has to refuse was still acked by the packet and would never be resent.
+   */
+  private fitsPeerWindow(msg: OutMessage): boolean {
+    if (!msg.reliable) return true;
+    let span = 0;
+    for (const c of this.sendChannels) span += c.spanBytes;
+    return span === 0 || span + msg.data.length <= this.peerWindowBytes;
   }
 
   private pickRoundRobin(view: Float64Array): number {
@@ -522,7 +538,9 @@ export class Connection implements Peer {
     // Acks for packets never sent are ignored: `get` only matches records we hold.
     if (seqGreater(ack, (this.nextSeq - 1) & 0xffff) && this.s.packetsSent > 0) return;
     let newly = false;
-    for (let i = 0; i <= 32; i++) {
+    // Packets older than the oldest unresolved one are all acked or lost already: skip them.
+    const span = Math.min(32, seqDiff(ack, this.oldestUnresolved));
+    for (let i = 0; i <= span; i++) {
       if (i > 0 && (bits & (1 << (i - 1))) === 0) continue;
       const s = (ack - i) & 0xffff;
       const rec = this.sent.get(s);
@@ -531,12 +549,11 @@ export class Connection implements Peer {
       rec.inFlight = false;
       this.bytesInFlight -= rec.size;
       this.s.packetsAcked++;
-      if (i === 0) {
-        this.rtt.update(now - rec.sentAt, ackDelayMs);
-        if (this.host.hasTrace) this.host.trace({ type: "packet-acked", now, peer: this, seq: s, rttMs: now - rec.sentAt });
-      }
+      if (i === 0) this.rtt.update(now - rec.sentAt, ackDelayMs);
+      // Every acked packet is traced, not only the largest: observers balance sent = acked + lost.
+      if (this.host.hasTrace) this.host.trace({ type: "packet-acked", now, peer: this, seq: s, rttMs: now - rec.sentAt });
       this.cc.onPacketAcked(now, rec.size, rec.sentAt, this.rtt);
-      for (let j = 0; j < rec.msgs.length; j++) this.onPartAcked(rec.msgs[j]!, rec.frags[j]!);
+      for (let j = 0; j < rec.count; j++) this.onPartAcked(rec.msgs[j]!, rec.frags[j]!);
     }
     if (this.largestAcked < 0 || seqGreater(ack, this.largestAcked)) this.largestAcked = ack;
     if (newly) this.backoff = 0;
@@ -598,7 +615,7 @@ export class Connection implements Peer {
     this.s.packetsLost++;
     this.cc.onPacketLost(now, rec.size, rec.sentAt);
     if (this.host.hasTrace) this.host.trace({ type: "packet-lost", now, peer: this, seq: rec.seq });
-    for (let j = 0; j < rec.msgs.length; j++) {
+    for (let j = 0; j < rec.count; j++) {
       const msg = rec.msgs[j]!;
       const frag = rec.frags[j]!;
       if (frag < 0) {
@@ -636,8 +653,9 @@ export class Connection implements Peer {
     if (this.retransmit.length === 0) this.pingDue = true;
   }
 
+  /** The peer may hold its ack for maxAckDelayMs (RFC 9002 §6.2.1 adds max_ack_delay); without it every lone packet races its own ack. */
   private rto(): number {
-    return this.rtt.rto() * (1 << this.backoff);
+    return (this.rtt.rto() + this.host.cfg.maxAckDelayMs) * (1 << this.backoff);
   }
 
   private applyFrames(now: number, data: Uint8Array): boolean {
@@ -695,6 +713,7 @@ export class Connection implements Peer {
         const c = rc.classify(seq);
         if (c === 1) {
           rc.takeUnordered(seq);
+          this.dropParts(ch, seq);
           this.deliver(ch, data.slice(start, end));
         } else if (c < 0) this.host.drop("out-of-window", this.address, this);
         return;
@@ -703,14 +722,41 @@ export class Connection implements Peer {
         const c = rc.classify(seq);
         if (c < 0) this.host.drop("out-of-window", this.address, this);
         if (c !== 1) return;
-        if (seq !== rc.base && this.memory + (end - start) > this.memoryCap) {
+        if (seq !== rc.base && !this.hasRoom(end - start, true)) {
           this.host.drop("reassembly-cap", this.address, this);
           return;
         }
+        this.dropParts(ch, seq);
         this.takeOrdered(ch, rc, seq, data.slice(start, end));
         return;
       }
     }
+  }
+
+  /**
+   * Is there memory for `bytes` more? Reliable data may evict incomplete unreliable messages,
+   * oldest first: the sender counts on reliable data it sent fitting (fitsPeerWindow), and
+   * would never resend what we refuse, while unreliable data is never resent anyway.
+   */
+  private hasRoom(bytes: number, reliable: boolean): boolean {
+    if (this.memory + bytes <= this.memoryCap) return true;
+    if (!reliable) return false;
+    for (const [key, r] of this.unrelParts) {
+      this.unrelParts.delete(key);
+      this.memory -= r.charge;
+      if (this.memory + bytes <= this.memoryCap) return true;
+    }
+    return false;
+  }
+
+  /** A reliable sequence arrived whole: partial fragments claiming it (forged or stale) can never complete. */
+  private dropParts(ch: number, seq: number): void {
+    if (this.relParts.size === 0) return;
+    const key = reassemblyKey(ch, seq);
+    const r = this.relParts.get(key);
+    if (r === undefined) return;
+    this.relParts.delete(key);
+    this.memory -= r.charge;
   }
 
   private takeOrdered(ch: number, rc: RecvChannel, seq: number, msg: Uint8Array | undefined): void {
@@ -751,7 +797,7 @@ export class Connection implements Peer {
     const parts = reliable ? this.relParts : this.unrelParts;
     let r = parts.get(key);
     if (r === undefined) {
-      if (this.memory + REASSEMBLY_OVERHEAD + PART_OVERHEAD + part.length > this.memoryCap) {
+      if (!this.hasRoom(REASSEMBLY_OVERHEAD + PART_OVERHEAD + part.length, reliable)) {
         this.host.drop("reassembly-cap", this.address, this);
         return;
       }
@@ -762,7 +808,7 @@ export class Connection implements Peer {
       this.host.drop("bad-fragment", this.address, this);
       return;
     }
-    if (this.memory + PART_OVERHEAD + part.length > this.memoryCap) {
+    if (!this.hasRoom(PART_OVERHEAD + part.length, reliable)) {
       this.host.drop("reassembly-cap", this.address, this);
       return;
     }
@@ -797,10 +843,13 @@ export class Connection implements Peer {
   }
 
   private deliver(ch: number, data: Uint8Array): void {
+    // A plugin hook may have disconnected the peer (ctx.disconnect) while this packet is applied:
+    // nothing reaches the application after its 'disconnected' event.
+    if (this.state === "disconnected") return;
     const hooks = this.host.plugins.incomingMessage;
     let bytes: Uint8Array | null = data;
     for (let i = 0; i < hooks.length && bytes !== null; i++) bytes = hooks[i]!.fn(this, ch, bytes, hooks[i]!.ctx);
-    if (bytes === null) return;
+    if (bytes === null || (this.state as PeerState) === "disconnected") return;
     this.s.messagesReceived++;
     this.host.emit({ type: "message", peer: this, channel: ch, data: bytes });
   }
@@ -833,6 +882,8 @@ export class Connection implements Peer {
       if (exp < t) t = exp;
     }
     if (this.lingerDeadline < t) t = this.lingerDeadline;
+    // A graceful disconnect ends as soon as everything is acked, not at the next unrelated timer.
+    if (this.state === "disconnecting" && this.flushed()) t = this.lastReceivedAt;
     return t;
   }
 

@@ -191,7 +191,7 @@ export class Endpoint implements ConnectionHost {
     if (bytes.length < HEADER_SIZE) return this.drop("short", from, conn);
     switch (type) {
       case PacketType.CONNECT_REQUEST:
-        return this.onRequest(now, from, bytes);
+        return this.onRequest(now, from, bytes, data.length);
       case PacketType.DATA:
         return this.onDataPacket(now, from, conn!, bytes);
       case PacketType.CONNECT_ACCEPT:
@@ -274,7 +274,8 @@ export class Endpoint implements ConnectionHost {
 
   drop(reason: DropReason, from: Address | undefined, peer: Peer | undefined): void {
     this.drops[reason]++;
-    if (this.hasTrace) this.trace({ type: "drop", now: this.now, reason, ...(from ? { from } : {}), ...(peer ? { peer } : {}) });
+    // `from` may be the driver's reused scratch address: copy it for observers that keep events.
+    if (this.hasTrace) this.trace({ type: "drop", now: this.now, reason, ...(from ? { from: { host: from.host, port: from.port } } : {}), ...(peer ? { peer } : {}) });
   }
 
   trace(event: TraceEvent): void {
@@ -284,10 +285,11 @@ export class Endpoint implements ConnectionHost {
 
   // ---- Packet handlers ----
 
-  private onRequest(now: number, from: Address, data: Uint8Array): void {
+  /** `wireLength`: the datagram's size as received, before plugins opened it; anti-amplification counts that. */
+  private onRequest(now: number, from: Address, data: Uint8Array, wireLength: number): void {
     if (!this.cfg.acceptConnections) return this.drop("not-accepting", from, undefined);
     // Replies to tiny requests could amplify a spoofed-source attack.
-    if (data.length < REQUEST_MIN_SIZE) return this.drop("short", from, undefined);
+    if (wireLength < REQUEST_MIN_SIZE || data.length < REQUEST_MIN_SIZE) return this.drop("short", from, undefined);
     const clientId = connectionIdOf(data);
     if (clientId === 0) return this.drop("malformed", from, undefined);
     const n = data[14]!;
@@ -304,13 +306,13 @@ export class Endpoint implements ConnectionHost {
     if (existing !== undefined) {
       // A retry: our accept was lost, or is still on its way.
       if (existing.state === "connecting") {
-        existing.unvalidatedReceived += data.length;
+        existing.unvalidatedReceived += wireLength;
         existing.sendAccept = true;
         this.afterChange(existing, now);
       }
       return;
     }
-    const budget = AMPLIFICATION_FACTOR * data.length;
+    const budget = AMPLIFICATION_FACTOR * wireLength;
     let mismatch = n !== this.cfg.channels.length;
     for (let i = 0; i < n && !mismatch; i++) {
       if (data[15 + i] !== ChannelKindCode[this.cfg.channels[i]!.kind]) mismatch = true;
@@ -341,7 +343,7 @@ export class Endpoint implements ConnectionHost {
     conn.remoteId = clientId;
     conn.peerWindowBytes = window;
     conn.peerMaxMessage = maxMessage;
-    conn.unvalidatedReceived = data.length;
+    conn.unvalidatedReceived = wireLength;
     conn.sendAccept = true;
     this.conns[slot] = conn;
     this.peerCount++;
@@ -543,7 +545,11 @@ export class Endpoint implements ConnectionHost {
       channelKind: (ch) => this.channelKind(ch),
       send: (peer, channel, data, options) => this.sendInternal(peer, channel, data, options, true),
       deliver: (peer, channel, data) => this.emit({ type: "message", peer, channel, data }),
-      queueDatagram: (to, data) => this.outbox.push({ to: { host: to.host, port: to.port }, data: data.slice() }),
+      queueDatagram: (to, data) => {
+        // pollTransmit's buffer is only guaranteed mtu bytes: a larger datagram would make it throw.
+        if (!(data instanceof Uint8Array) || data.length > this.cfg.mtu) throw argError("data", `a Uint8Array of at most mtu (${this.cfg.mtu}) bytes`, data);
+        this.outbox.push({ to: { host: to.host, port: to.port }, data: data.slice() });
+      },
       countDrop: (reason, from) => this.drop(reason, from, undefined),
       disconnect: (peer) => this.disconnect(peer),
     };
