@@ -36,6 +36,11 @@ export interface SocketOptions {
    * 2-vCPU VM, see RUNTIME-NOTES). Burns a CPU core while open. Default false.
    */
   spin?: boolean;
+  /**
+   * When queued output is sent: "immediate" (default) batches everything one event-loop turn
+   * produced into one sendMany; "microtask" sends sooner, one batch per callback.
+   */
+  flushScheduling?: "immediate" | "microtask";
 }
 
 export type ListenOptions = Omit<EndpointConfig, "random" | "acceptConnections"> & SocketOptions & {
@@ -62,10 +67,10 @@ class Node implements AsyncIterable<FastnetEvent> {
   private waiter: ((ev: IteratorResult<FastnetEvent>) => void) | undefined;
   private closing: Promise<void> | undefined;
 
-  protected constructor(endpoint: Endpoint, transport: UdpTransport, spin: boolean) {
+  protected constructor(endpoint: Endpoint, transport: UdpTransport, spin: boolean, flushScheduling: "immediate" | "microtask" = "immediate") {
     this.endpoint = endpoint;
     this.transport = transport;
-    this.runner = new EndpointRunner(endpoint, transport, { spin, onEvents: () => this.wake() });
+    this.runner = new EndpointRunner(endpoint, transport, { spin, flushScheduling, onEvents: () => this.wake() });
   }
 
   /** The local UDP address. */
@@ -111,13 +116,13 @@ class Node implements AsyncIterable<FastnetEvent> {
   }
 
   protected sendTo(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions): number {
-    const id = this.endpoint.send(peer, channel, data, options);
+    const id = this.endpoint.send(peer, channel, data, options, performance.now());
     this.runner.requestFlush();
     return id;
   }
 
   protected disconnectPeer(peer: Peer): void {
-    this.endpoint.disconnect(peer);
+    this.endpoint.disconnect(peer, performance.now());
     this.runner.requestFlush();
   }
 
@@ -163,11 +168,11 @@ class Node implements AsyncIterable<FastnetEvent> {
 
 export class Server extends Node {
   static async listen(options: ListenOptions = {}): Promise<Server> {
-    const { host = "0.0.0.0", port = 0, recvBufferBytes, sendBufferBytes, spin = false, random, ...config } = options;
+    const { host = "0.0.0.0", port = 0, recvBufferBytes, sendBufferBytes, spin = false, flushScheduling, random, ...config } = options;
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw argError("port", "an integer in [0, 65535]", port);
     const endpoint = new Endpoint({ ...config, random: random ?? cryptoRandom, acceptConnections: true });
     const transport = await UdpTransport.bind({ host, port, ...socketBuffers(recvBufferBytes, sendBufferBytes) });
-    return new Server(endpoint, transport, spin);
+    return new Server(endpoint, transport, spin, flushScheduling);
   }
 
   /** Connected peers. */
@@ -181,7 +186,8 @@ export class Server extends Node {
 
   /** Sends to every connected peer. */
   broadcast(channel: number, data: Uint8Array, options?: SendOptions): void {
-    for (const p of this.endpoint.peers()) if (p.state === "connected") this.endpoint.send(p, channel, data, options);
+    const now = performance.now();
+    for (const p of this.endpoint.peers()) if (p.state === "connected") this.endpoint.send(p, channel, data, options, now);
     this.runner.requestFlush();
   }
 
@@ -195,7 +201,7 @@ export class Client extends Node {
 
   static async connect(to: string | Address, options: ConnectOptions & { timeoutMs?: number } = {}): Promise<Client> {
     const address = parseAddress(to);
-    const { bindHost, recvBufferBytes, sendBufferBytes, spin = false, random, timeoutMs, ...config } = options;
+    const { bindHost, recvBufferBytes, sendBufferBytes, spin = false, flushScheduling, random, timeoutMs, ...config } = options;
     const endpoint = new Endpoint({
       ...config,
       ...(timeoutMs !== undefined ? { handshakeTimeoutMs: timeoutMs } : {}),
@@ -204,7 +210,7 @@ export class Client extends Node {
     });
     const host = bindHost ?? (address.host.includes(":") ? "::" : "0.0.0.0");
     const transport = await UdpTransport.bind({ host, port: 0, ...socketBuffers(recvBufferBytes, sendBufferBytes) });
-    const client = new Client(endpoint, transport, spin);
+    const client = new Client(endpoint, transport, spin, flushScheduling);
     await client.handshake(address);
     return client;
   }

@@ -410,6 +410,7 @@ export class Connection implements Peer {
     const chans = this.sendChannels;
     for (let c = 0; c < chans.length; c++) view[c] = chans[c]!.queuedBytes + (chans[c]!.queue.length > 0 ? 1 : 0);
     const scheduler = this.host.plugins.scheduler;
+    let skipped = -1;
     for (;;) {
       const c = scheduler ? scheduler.pick(this, view, this.sendBudget) : this.pickRoundRobin(view);
       if (c < 0 || c >= chans.length || view[c] === 0) break;
@@ -438,9 +439,12 @@ export class Connection implements Peer {
       }
       const need = frameSize(msg, frag);
       if (off + need > max) {
-        // Round robin: the channel that did not fit goes first in the next packet, or it starves.
-        if (scheduler === undefined) this.rr = c;
-        break;
+        if (scheduler !== undefined) break;
+        // Round robin: smaller messages of other channels may fill the rest of this packet, and the
+        // channel that did not fit goes first in the next one (it used to lose its turn and starve).
+        if (skipped < 0) skipped = c;
+        view[c] = 0;
+        continue;
       }
       if (frag === 0) {
         msg.seq = sc.nextSeq;
@@ -462,6 +466,7 @@ export class Connection implements Peer {
         view[c] = sc.queuedBytes + (sc.queue.length > 0 ? 1 : 0);
       }
     }
+    if (skipped >= 0) this.rr = skipped;
     return off;
   }
 
@@ -536,7 +541,7 @@ export class Connection implements Peer {
 
   private onAck(now: number, ack: number, bits: number, ackDelayMs: number): void {
     // Acks for packets never sent are ignored: `get` only matches records we hold.
-    if (seqGreater(ack, (this.nextSeq - 1) & 0xffff) && this.s.packetsSent > 0) return;
+    if (this.s.packetsSent === 0 || seqGreater(ack, (this.nextSeq - 1) & 0xffff)) return;
     let newly = false;
     // Packets older than the oldest unresolved one are all acked or lost already: skip them.
     const span = Math.min(32, seqDiff(ack, this.oldestUnresolved));
@@ -699,6 +704,10 @@ export class Connection implements Peer {
   }
 
   private onMessage(now: number, ch: number, seq: number, data: Uint8Array, start: number, end: number): void {
+    if (end - start > this.host.cfg.maxMessageSize) {
+      this.host.drop("message-too-large", this.address, this);
+      return;
+    }
     const rc = this.recvChannels[ch]!;
     switch (rc.kind) {
       case "unreliable":
@@ -822,6 +831,11 @@ export class Connection implements Peer {
     if (!r.complete) return;
     parts.delete(key);
     this.memory -= r.charge;
+    if (r.bytes > maxMessage) {
+      // Each part passed the size checks, yet together they exceed maxMessageSize.
+      this.host.drop("message-too-large", this.address, this);
+      return;
+    }
     const msg = r.join();
     switch (rc.kind) {
       case "unreliable":

@@ -57,6 +57,8 @@ export class Endpoint implements ConnectionHost {
   private readonly outbox = new RingQueue<Outgoing>();
   private readonly transmit: Transmit = { to: { host: "", port: 0 }, size: 0 };
   private readonly scratch4 = new Uint8Array(4);
+  /** Scratch: [slot, state, slot, state, ...] from onConnecting decisions. */
+  private readonly acceptStates: unknown[] = [];
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   private counters = { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0 };
   private now = 0;
@@ -108,7 +110,13 @@ export class Endpoint implements ConnectionHost {
   }
 
   /** Queues a message. Returns its id (used by delivery feedback hooks). */
-  send(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions): number {
+  /**
+   * Queues a message. Returns its id (used by delivery feedback hooks). Pass `now` (as for every
+   * other input) so expiry deadlines count from the real send time; without it the time of the
+   * endpoint's last input is used.
+   */
+  send(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions, now?: number): number {
+    if (now !== undefined) this.setNow(now);
     return this.sendInternal(peer, channel, data, options, false);
   }
 
@@ -131,7 +139,8 @@ export class Endpoint implements ConnectionHost {
   }
 
   /** Gracefully disconnects: reliable data still queued is delivered first (up to disconnectLingerMs). */
-  disconnect(peer: Peer): void {
+  disconnect(peer: Peer, now?: number): void {
+    if (now !== undefined) this.setNow(now);
     const conn = this.own(peer);
     if (conn.state === "disconnected" || conn.state === "disconnecting") return;
     if (conn.state === "connecting" || conn.flushed()) {
@@ -324,9 +333,12 @@ export class Endpoint implements ConnectionHost {
     const request = { from: { host: from.host, port: from.port }, clientId, payload: data.subarray(payloadOff + 2, payloadOff + 2 + payloadLen) };
     let decision: ConnectDecision = { accept: true };
     const hooks = this.plugins.connecting;
+    const states = this.acceptStates;
+    states.length = 0;
     for (let i = 0; i < hooks.length; i++) {
       decision = hooks[i]!.fn(request, hooks[i]!.ctx);
       if (!("accept" in decision) || !decision.accept) break;
+      if (decision.state !== undefined) states.push(hooks[i]!.ctx.slot, decision.state);
     }
     if ("challenge" in decision) {
       const reply = new Uint8Array(CHALLENGE_FIXED + decision.challenge.length);
@@ -345,6 +357,7 @@ export class Endpoint implements ConnectionHost {
     conn.peerMaxMessage = maxMessage;
     conn.unvalidatedReceived = wireLength;
     conn.sendAccept = true;
+    for (let i = 0; i < states.length; i += 2) conn.slots[states[i] as number] = states[i + 1];
     this.conns[slot] = conn;
     this.peerCount++;
     this.pending++;
@@ -383,7 +396,7 @@ export class Endpoint implements ConnectionHost {
 
   private onDisconnect(from: Address, conn: Connection, data: Uint8Array): void {
     if (data.length < DISCONNECT_SIZE) return this.drop("malformed", from, conn);
-    if (conn.state === "disconnected") return;
+    if (conn.state === "disconnected") return this.drop("wrong-state", from, conn);
     const code = data[DISCONNECT_SIZE - 1];
     const detail = code === DisconnectCode.timeout ? "peer timed out" : code === DisconnectCode["protocol-violation"] ? "protocol violation" : undefined;
     const wasVisible = conn.state !== "connecting" || conn.isClient;
@@ -399,7 +412,6 @@ export class Endpoint implements ConnectionHost {
       // Connected goes out before any message this packet carries.
       conn.onConfirmed(now);
       this.pending--;
-      this.byHandshake.delete(handshakeKey(conn));
       this.connected(conn);
     }
     conn.onData(now, data, from);
@@ -418,10 +430,7 @@ export class Endpoint implements ConnectionHost {
   /** Ends a connection: event (when the app knew of it), hooks, DISCONNECT copies when `notify`. */
   private finish(conn: Connection, reason: DisconnectReason, notify: boolean, visible = true, detail?: string): void {
     if (conn.state === "disconnected") return;
-    if (conn.state === "connecting" && !conn.isClient) {
-      this.pending--;
-      this.byHandshake.delete(handshakeKey(conn));
-    }
+    if (conn.state === "connecting" && !conn.isClient) this.pending--;
     conn.close(reason, notify);
     if (visible) {
       this.emit(detail === undefined ? { type: "disconnected", peer: conn, reason } : { type: "disconnected", peer: conn, reason, detail });
@@ -438,6 +447,8 @@ export class Endpoint implements ConnectionHost {
     const slot = conn.id & 0xffff;
     if (this.conns[slot] !== conn) return;
     this.conns[slot] = undefined;
+    // Kept until now so that a late copy of the connect request is recognised, not taken as new.
+    if (!conn.isClient && this.byHandshake.get(handshakeKey(conn)) === conn) this.byHandshake.delete(handshakeKey(conn));
     this.free.push(slot);
     this.peerCount--;
     this.heapRemove(conn);

@@ -30,6 +30,10 @@ export const ErrorCode = {
   SOCKET: "FASTNET_SOCKET",
   /** Connecting failed (timeout, denied). */
   CONNECT_FAILED: "FASTNET_CONNECT_FAILED",
+  /** The TLS handshake failed or the server's control message was invalid. */
+  HANDSHAKE_FAILED: "FASTNET_HANDSHAKE_FAILED",
+  /** The server's certificate failed verification (CA chain or pinned fingerprint). */
+  CERTIFICATE_REJECTED: "FASTNET_CERTIFICATE_REJECTED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

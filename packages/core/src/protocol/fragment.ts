@@ -26,15 +26,16 @@ export class Reassembly {
    */
   add(index: number, part: Uint8Array): number {
     if (this.parts[index] !== undefined) return 0;
+    // Every check before any state change: a rejected part must not become the reference for later ones.
     if (index < this.count - 1) {
-      if (this.partSize === -1) this.partSize = part.length;
-      else if (part.length !== this.partSize) return -1;
-      if (this.lastSize !== -1 && this.lastSize > this.partSize) return -1;
+      if (part.length === 0) return -1;
+      if (this.partSize !== -1 && part.length !== this.partSize) return -1;
+      if (this.lastSize > part.length) return -1;
+      this.partSize = part.length;
     } else {
       if (this.partSize !== -1 && part.length > this.partSize) return -1;
       this.lastSize = part.length;
     }
-    if (part.length === 0 && index < this.count - 1) return -1;
     this.parts[index] = part.slice();
     this.got++;
     this.bytes += part.length;

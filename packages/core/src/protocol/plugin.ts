@@ -52,7 +52,7 @@ export interface PluginContext {
   send(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions): number;
   /** Queues a message event for the application. */
   deliver(peer: Peer, channel: number, data: Uint8Array): void;
-  /** Queues a raw datagram, bypassing all transforms (e.g. a stateless reply). */
+  /** Queues a raw datagram, bypassing all transforms (e.g. a stateless reply). At most `mtu` bytes, else throws FASTNET_INVALID_ARGUMENT. */
   queueDatagram(to: Address, data: Uint8Array): void;
   /** Counts a dropped input under `reason` and emits a drop trace event. */
   countDrop(reason: DropReason, from?: Address): void;
@@ -68,7 +68,8 @@ export interface ConnectRequest {
 }
 
 export type ConnectDecision =
-  | { accept: true }
+  /** `state`, when given, is stored in the new peer's `slots[ctx.slot]` before anything is sent to it. */
+  | { accept: true; state?: unknown }
   | { accept: false; reason: string }
   /** Ask the client to repeat its request with an answer to these bytes (stateless cookie). */
   | { challenge: Uint8Array };
@@ -109,12 +110,14 @@ export interface Plugin {
   // Layer 1: datagram bytes.
   /**
    * Transforms an outgoing datagram in place. `buf` holds it in [0, length) and has room up to
-   * `buf.length`; returns the new length, or -1 to drop it. `peer` is undefined for handshake packets.
+   * `buf.length`; returns the new length, or -1 to drop it. `peer` is the connection's peer (in state
+   * "connecting" for connect requests and accepts), undefined for stateless replies (challenge, deny).
    */
   sealDatagram?(buf: Uint8Array, length: number, peer: Peer | undefined, ctx: PluginContext): number;
   /**
    * Transforms an incoming datagram (after the fixed header was checked). Returns the bytes to pass
-   * on (may be a view of a plugin-owned buffer, valid until the next call) or null to drop.
+   * on (may be a view of a plugin-owned buffer, valid until the next call) or null to drop. `peer` is
+   * undefined for connect requests (and for anything from an unknown connection, which never gets here).
    */
   openDatagram?(data: Uint8Array, peer: Peer | undefined, from: Address, ctx: PluginContext): Uint8Array | null;
 
@@ -195,6 +198,10 @@ export class PluginHost {
       if (v !== undefined && typeof v !== "function") {
         throw new FastnetError(ErrorCode.INVALID_PLUGIN, `plugin '${plugin.name}': '${h}' must be a function`);
       }
+    }
+    const sched = plugin.scheduler as Partial<Scheduler> | undefined;
+    if (sched !== undefined && (sched === null || typeof sched !== "object" || typeof sched.pick !== "function")) {
+      throw new FastnetError(ErrorCode.INVALID_PLUGIN, `plugin '${plugin.name}': 'scheduler' must be an object with a pick() function`);
     }
     if (plugin.congestion && this.congestion) {
       throw new FastnetError(ErrorCode.SLOT_TAKEN, `plugin '${plugin.name}': the congestion slot is already filled`);
