@@ -52,6 +52,8 @@ export interface EndpointConfig {
   unreliableTtlMs?: number;
   /** A graceful disconnect waits at most this long for reliable data to be acked, ms. Default 1000. */
   disconnectLingerMs?: number;
+  /** Per peer: bytes queued but not yet sent beyond which send() throws FASTNET_WINDOW_FULL. Default 64 MiB. */
+  maxQueuedBytes?: number;
   plugins?: Plugin[];
 }
 
@@ -83,6 +85,7 @@ export interface ResolvedConfig {
   maxRtoMs: number;
   unreliableTtlMs: number;
   disconnectLingerMs: number;
+  maxQueuedBytes: number;
   plugins: Plugin[];
 }
 
@@ -146,6 +149,7 @@ export function resolveConfig(input: EndpointConfig): ResolvedConfig {
     maxRtoMs,
     unreliableTtlMs: num(cfg, "unreliableTtlMs", 250, 0, 600_000, false),
     disconnectLingerMs: num(cfg, "disconnectLingerMs", 1000, 0, 600_000, false),
+    maxQueuedBytes: num(cfg, "maxQueuedBytes", 64 << 20, 1, 1 << 30),
     plugins,
   };
   if (resolved.keepaliveIntervalMs >= resolved.idleTimeoutMs) {

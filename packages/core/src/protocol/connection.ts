@@ -97,6 +97,8 @@ export class Connection implements Peer {
   private readonly retransmit = new RingQueue<OutMessage>();
   private readonly retransmitFrag = new RingQueue<number>();
   private queuedMessages = 0;
+  /** Sum of every channel's queuedBytes. */
+  private queuedBytesTotal = 0;
   private nextMessageId = 1;
   private readonly pickView: Float64Array;
   private rr = 0;
@@ -161,8 +163,7 @@ export class Connection implements Peer {
 
   stats(): PeerStats {
     const s = this.s;
-    let queuedBytes = 0;
-    for (const c of this.sendChannels) queuedBytes += c.queuedBytes;
+    const queuedBytes = this.queuedBytesTotal;
     const resolved = s.packetsLost + s.packetsAcked;
     return {
       rttMs: this.rtt.smoothed,
@@ -199,6 +200,9 @@ export class Connection implements Peer {
     if (bytes.length > limit) {
       throw new FastnetError(ErrorCode.MESSAGE_TOO_LARGE, `message of ${bytes.length} bytes exceeds maxMessageSize (${limit})`);
     }
+    if (this.queuedBytesTotal + bytes.length > host.cfg.maxQueuedBytes && this.queuedMessages > 0) {
+      throw new FastnetError(ErrorCode.WINDOW_FULL, `peer ${this.id}: ${this.queuedBytesTotal} bytes already queued (maxQueuedBytes ${host.cfg.maxQueuedBytes}); send less or wait for sendBudget`);
+    }
     const sc = this.sendChannels[channel]!;
     const room = host.maxPacketSize - DATA_HEADER_SIZE;
     const single = bytes.length + MESSAGE_FRAME_OVERHEAD + varintSize(bytes.length) <= room;
@@ -215,6 +219,7 @@ export class Connection implements Peer {
     if (sc.kind === "sequenced") this.supersede(now, sc);
     sc.queue.push(msg);
     sc.queuedBytes += msg.data.length;
+    this.queuedBytesTotal += msg.data.length;
     this.queuedMessages++;
     return msg.id;
   }
@@ -229,6 +234,7 @@ export class Connection implements Peer {
 
   private dropQueued(now: number, sc: SendChannel, msg: OutMessage, reason: "expired" | "superseded"): void {
     sc.queuedBytes -= msg.data.length;
+    this.queuedBytesTotal -= msg.data.length;
     this.queuedMessages--;
     this.s.messagesDropped++;
     if (this.host.hasTrace) this.host.trace({ type: "send-drop", now, peer: this, channel: sc.index, reason });
@@ -424,6 +430,7 @@ export class Connection implements Peer {
         sc.queue.shift();
         if (msg.nextFrag > 0 && sc.reliable) {
           sc.queuedBytes -= msg.data.length;
+          this.queuedBytesTotal -= msg.data.length;
           this.queuedMessages--;
           this.abandon(now, msg);
         } else {
@@ -461,6 +468,7 @@ export class Connection implements Peer {
       if (msg.nextFrag === msg.fragCount) {
         sc.queue.shift();
         sc.queuedBytes -= msg.data.length;
+        this.queuedBytesTotal -= msg.data.length;
         this.queuedMessages--;
         this.s.messagesSent++;
         view[c] = sc.queuedBytes + (sc.queue.length > 0 ? 1 : 0);

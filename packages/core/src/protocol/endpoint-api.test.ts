@@ -136,6 +136,18 @@ describe("send arguments", () => {
     stillWorks(p);
   });
 
+  test("queuing beyond maxQueuedBytes → FASTNET_WINDOW_FULL; the queue drains and sending works again", () => {
+    const p = connectedPair({}, { maxQueuedBytes: 10_000 });
+    for (let i = 0; i < 10; i++) p.client.send(p.clientPeer, 0, new Uint8Array(1000));
+    expectCode(() => p.client.send(p.clientPeer, 0, new Uint8Array(1000)), ErrorCode.WINDOW_FULL, "maxQueuedBytes");
+    const drained = p.sim.runUntil(() => {
+      p.pump();
+      return p.clientPeer.stats().queuedBytes === 0;
+    }, { maxMs: 2000 });
+    expect(drained).toBe(true);
+    expect(p.client.send(p.clientPeer, 0, new Uint8Array(1000))).toBeGreaterThan(0);
+  });
+
   test("send before the connection is established → FASTNET_NOT_CONNECTED", () => {
     const client = new Endpoint({ random: new SeededRandom(3), insecurePlaintext: true });
     const peer = client.connect(0, SERVER);

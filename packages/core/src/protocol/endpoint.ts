@@ -180,7 +180,7 @@ export class Endpoint implements ConnectionHost {
     this.setNow(now);
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += data.length;
-    if (this.closed) return;
+    if (this.closed) return this.drop("wrong-state", from, undefined);
     if (data.length < HEADER_SIZE) return this.drop("short", from, undefined);
     if (data.length > MAX_DATAGRAM) return this.drop("oversize", from, undefined);
     if (data[0] !== VERSION_BYTE) return this.drop("bad-version", from, undefined);

@@ -14,7 +14,7 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: "FASTNET_MESSAGE_TOO_LARGE",
   /** The peer is not connected (or no longer). */
   NOT_CONNECTED: "FASTNET_NOT_CONNECTED",
-  /** The reliable send window of the channel is full (1024 unacknowledged messages). */
+  /** The peer's send queue already holds maxQueuedBytes: the application sends faster than the link drains. */
   WINDOW_FULL: "FASTNET_WINDOW_FULL",
   /** A one-of-a-kind plugin slot (scheduler, congestion, handshake) was filled twice. */
   SLOT_TAKEN: "FASTNET_SLOT_TAKEN",

@@ -22,8 +22,8 @@ import {
 } from "../../scripts/fuzz-harness.ts";
 import type { DropReason } from "./types.ts";
 import {
-  DATA_HEADER_SIZE, DISCONNECT_SIZE, FrameType, MAX_DATAGRAM, PacketType, REQUEST_PADDED_SIZE, VERSION_BYTE,
-  writeHeader, writeU16, writeU32, writeVarint,
+  DATA_HEADER_SIZE, DISCONNECT_SIZE, FrameType, MAX_DATAGRAM, PacketType, REQUEST_PADDED_SIZE, writeHeader, writeU16,
+  writeVarint,
 } from "./wire.ts";
 
 const SEED_RANDOM = 0x0f22a;
@@ -79,7 +79,6 @@ describe("fuzz: handleDatagram never throws and counts every drop", () => {
       "short", "oversize", "bad-version", "bad-type", "unknown-connection", "malformed", "duplicate", "stale",
       "bad-channel", "bad-fragment", "message-too-large", "out-of-window", "not-accepting", "wrong-state",
     ];
-    for (const r of reached) expect({ reason: r, count: totals.drops[r] }).toEqual({ reason: r, count: expect.any(Number) as number });
     expect(reached.filter((r) => totals.drops[r] === 0)).toEqual([]);
   });
 });
@@ -366,7 +365,7 @@ describe("fuzz (c): targeted cases count the expected drop reason and leave the 
   });
 });
 
-describe("regressions found by fuzzing", () => {
+describe("regressions", () => {
   test("forged fragments for a reliable sequence release their memory once that sequence is delivered", () => {
     const w = new World({ seed: 13 });
     w.settle();
@@ -410,19 +409,6 @@ describe("regressions found by fuzzing", () => {
     d[DISCONNECT_SIZE - 1] = 1;
     w.a.handleDatagram(w.sim.now, SERVER_ADDR, d);
     expect(w.a.stats().drops["wrong-state"] - before).toBe(1);
-  });
-
-  test("a random-byte datagram with the version byte and a DATA type reaches the right counters", () => {
-    const w = new World({ seed: 16 });
-    const d = randomBytes(40, 5);
-    d[0] = VERSION_BYTE;
-    d[1] = PacketType.DATA;
-    writeU32(d, 2, w.sA!.id);
-    const before = w.server.stats().drops;
-    w.toServer(d);
-    const after = w.server.stats().drops;
-    const moved = (Object.keys(after) as DropReason[]).filter((r) => after[r] !== before[r]);
-    expect(moved.length === 1 || w.sA!.stats().packetsReceived > 0).toBe(true);
   });
 });
 

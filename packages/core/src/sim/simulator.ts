@@ -302,6 +302,8 @@ export class Simulator {
       const end = this._now + maxMs;
       this.flushAll();
       if (predicate()) return true;
+      // The predicate may have sent: that output leaves now, not at the next timer.
+      this.flushAll();
       for (;;) {
         const ev = this.peekLive();
         if (ev === undefined || ev.time > end) break;
