@@ -37,7 +37,20 @@ export interface EndpointStats {
 interface Outgoing {
   to: Address;
   data: Uint8Array;
+  /** For ctx.sendDatagram: seal transforms of plugins registered after slot `afterSlot` still run. */
+  peer?: Connection;
+  afterSlot?: number;
 }
+
+interface Injected {
+  from: Address;
+  data: Uint8Array;
+  /** Only open transforms of plugins registered before this slot run (inner layers). */
+  beforeSlot: number;
+}
+
+/** Datagrams plugins may inject per handleDatagram call: bounds a plugin that injects from its own injections. */
+const MAX_INJECTED_PER_CALL = 256;
 
 const DENY_TEXT = new TextEncoder();
 
@@ -55,6 +68,7 @@ export class Endpoint implements ConnectionHost {
   private readonly readyList = new RingQueue<Connection>();
   private readonly events = new RingQueue<EndpointEvent<Peer>>();
   private readonly outbox = new RingQueue<Outgoing>();
+  private readonly inbox = new RingQueue<Injected>();
   private readonly transmit: Transmit = { to: { host: "", port: 0 }, size: 0 };
   private readonly scratch4 = new Uint8Array(4);
   /** Scratch: [slot, state, slot, state, ...] from onConnecting decisions. */
@@ -180,6 +194,16 @@ export class Endpoint implements ConnectionHost {
     this.setNow(now);
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += data.length;
+    this.process(now, from, data, Infinity);
+    if (this.inbox.length === 0) return;
+    for (let n = 0; n < MAX_INJECTED_PER_CALL && this.inbox.length > 0; n++) {
+      const inj = this.inbox.shift()!;
+      this.process(now, inj.from, inj.data, inj.beforeSlot);
+    }
+    this.inbox.clear();
+  }
+
+  private process(now: number, from: Address, data: Uint8Array, beforeSlot: number): void {
     if (this.closed) return this.drop("wrong-state", from, undefined);
     if (data.length < HEADER_SIZE) return this.drop("short", from, undefined);
     if (data.length > MAX_DATAGRAM) return this.drop("oversize", from, undefined);
@@ -195,7 +219,9 @@ export class Endpoint implements ConnectionHost {
     }
     let bytes: Uint8Array | null = data;
     const open = this.plugins.open;
-    for (let i = 0; i < open.length && bytes !== null; i++) bytes = open[i]!.fn(bytes, conn, from, open[i]!.ctx);
+    for (let i = 0; i < open.length && bytes !== null; i++) {
+      if (open[i]!.ctx.slot < beforeSlot) bytes = open[i]!.fn(bytes, conn, from, open[i]!.ctx);
+    }
     if (bytes === null) return this.drop("plugin", from, conn);
     if (bytes.length < HEADER_SIZE) return this.drop("short", from, conn);
     switch (type) {
@@ -237,13 +263,20 @@ export class Endpoint implements ConnectionHost {
   /** Writes the next datagram into `buf` (at least mtu bytes). The returned object is reused. */
   pollTransmit(now: number, buf: Uint8Array): Transmit | null {
     this.setNow(now);
-    const out = this.outbox.shift();
-    if (out !== undefined) {
-      buf.set(out.data);
-      return this.emitTransmit(out.to, out.data.length);
-    }
-    while (this.readyList.length > 0) {
-      const conn = this.readyList.peek()!;
+    for (;;) {
+      // Plugin datagrams first; a seal hook may queue more while a packet below is sealed.
+      for (let out = this.outbox.shift(); out !== undefined; out = this.outbox.shift()) {
+        buf.set(out.data);
+        let size = out.data.length;
+        if (out.peer !== undefined) {
+          if (out.peer.state === "disconnected") continue;
+          size = this.seal(buf, size, out.peer, out.afterSlot ?? -1);
+          if (size < 0) continue;
+        }
+        return this.emitTransmit(out.to, size);
+      }
+      const conn = this.readyList.peek();
+      if (conn === undefined) return null;
       let size = conn.state === "disconnected" && conn.disconnectCopies === 0 ? 0 : conn.poll(now, buf);
       if (size > 0) {
         size = this.seal(buf, size, conn);
@@ -257,7 +290,6 @@ export class Endpoint implements ConnectionHost {
       if (conn.state === "disconnected") this.release(conn);
       else this.heapUpdate(conn, conn.nextDeadline());
     }
-    return null;
   }
 
   pollEvent(): EndpointEvent<Peer> | undefined {
@@ -480,9 +512,11 @@ export class Endpoint implements ConnectionHost {
     return n < 0 ? null : buf.subarray(0, n);
   }
 
-  private seal(buf: Uint8Array, size: number, peer: Peer | undefined): number {
+  private seal(buf: Uint8Array, size: number, peer: Peer | undefined, afterSlot = -1): number {
     const seal = this.plugins.seal;
-    for (let i = 0; i < seal.length && size >= 0; i++) size = seal[i]!.fn(buf, size, peer, seal[i]!.ctx);
+    for (let i = 0; i < seal.length && size >= 0; i++) {
+      if (seal[i]!.ctx.slot > afterSlot) size = seal[i]!.fn(buf, size, peer, seal[i]!.ctx);
+    }
     return size;
   }
 
@@ -544,6 +578,13 @@ export class Endpoint implements ConnectionHost {
     if (now > this.now) this.now = now;
   }
 
+  /** Datagram overhead of the plugins registered after `slot`. */
+  private overheadAfter(slot: number): number {
+    let n = 0;
+    for (let i = slot + 1; i < this.plugins.plugins.length; i++) n += this.plugins.plugins[i]!.datagramOverhead ?? 0;
+    return n;
+  }
+
   private makeContext(slot: number): PluginContext {
     const self = this;
     return {
@@ -560,6 +601,17 @@ export class Endpoint implements ConnectionHost {
         // pollTransmit's buffer is only guaranteed mtu bytes: a larger datagram would make it throw.
         if (!(data instanceof Uint8Array) || data.length > this.cfg.mtu) throw argError("data", `a Uint8Array of at most mtu (${this.cfg.mtu}) bytes`, data);
         this.outbox.push({ to: { host: to.host, port: to.port }, data: data.slice() });
+      },
+      sendDatagram: (peer, data) => {
+        const conn = this.own(peer);
+        if (!(data instanceof Uint8Array) || data.length + this.overheadAfter(slot) > this.cfg.mtu) {
+          throw argError("data", `a Uint8Array that fits the mtu (${this.cfg.mtu}) with the overhead of later plugins`, data);
+        }
+        this.outbox.push({ to: conn.address, data: data.slice(), peer: conn, afterSlot: slot });
+      },
+      injectDatagram: (from, data) => {
+        if (!(data instanceof Uint8Array)) throw argError("data", "a Uint8Array", data);
+        this.inbox.push({ from: { host: from.host, port: from.port }, data: data.slice(), beforeSlot: slot });
       },
       countDrop: (reason, from) => this.drop(reason, from, undefined),
       disconnect: (peer) => this.disconnect(peer),

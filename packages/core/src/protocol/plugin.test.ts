@@ -192,6 +192,55 @@ describe("plugin host: datagram transforms", () => {
     expect(Math.max(...wire.map((w) => w.length))).toBe(1200);
   });
 
+  test("ctx.sendDatagram output is sealed by later plugins; ctx.injectDatagram input is opened by earlier ones and core", () => {
+    // The wrapper replaces every DATA datagram by a copy behind a second header (flag 0x40) sent with
+    // sendDatagram, and unwraps on receipt with injectDatagram: traffic only flows if both paths work.
+    const WRAP = 0x40;
+    const counts = { wrapped: 0, unwrapped: 0 };
+    const wrapper = (): Plugin => ({
+      name: "wrapper",
+      datagramOverhead: HEADER_SIZE,
+      sealDatagram(buf, length, peer, ctx) {
+        if ((buf[1]! & 0x0f) !== 5 || peer === undefined) return length;
+        const copy = new Uint8Array(HEADER_SIZE + length);
+        copy.set(buf.subarray(0, HEADER_SIZE));
+        copy[1] = copy[1]! | WRAP;
+        copy.set(buf.subarray(0, length), HEADER_SIZE);
+        ctx.sendDatagram(peer, copy);
+        counts.wrapped++;
+        return -1;
+      },
+      openDatagram(data, _peer, from, ctx) {
+        if ((data[1]! & WRAP) === 0) return data;
+        ctx.injectDatagram(from, data.subarray(HEADER_SIZE));
+        counts.unwrapped++;
+        return null;
+      },
+    });
+    const pair = createPair({
+      seed: 12,
+      capture: true,
+      link: { latencyMs: 5 },
+      server: { plugins: [wrapper(), xorPlugin("B", 0x22, 0xb2)] },
+      client: { plugins: [wrapper(), xorPlugin("B", 0x22, 0xb2)] },
+    });
+    const big = filled(5000, 9);
+    pair.client.send(pair.clientPeer, 0, big);
+    pair.server.send(pair.serverPeer, 1, bytes(7, 8));
+    expect(pair.runUntil(() => pair.messages("server", 0).length === 1 && pair.messages("client", 1).length === 1)).toBe(true);
+    expect(pair.messages("server", 0)[0]).toEqual(big);
+    expect(pair.messages("client", 1)[0]).toEqual(bytes(7, 8));
+    expect(counts.wrapped).toBeGreaterThan(5);
+    expect(counts.unwrapped).toBeGreaterThan(5);
+    const data = pair.captured.filter((c) => (c.bytes[1]! & 0x0f) === 5).map((c) => c.bytes);
+    expect(data.length).toBeGreaterThan(0);
+    for (const d of data) {
+      expect(d[1]! & WRAP).toBe(WRAP);
+      expect(d[d.length - 1]).toBe(0xb2);
+      expect(d.length).toBeLessThanOrEqual(1200);
+    }
+  });
+
   test("stateless replies (deny) are sealed too", () => {
     const sealedTypes: number[] = [];
     const pair = createUnconnectedPair({

@@ -55,6 +55,17 @@ export interface PluginContext {
   /** Queues a raw datagram, bypassing all transforms (e.g. a stateless reply). At most `mtu` bytes, else throws FASTNET_INVALID_ARGUMENT. */
   queueDatagram(to: Address, data: Uint8Array): void;
   /** Counts a dropped input under `reason` and emits a drop trace event. */
+  /**
+   * Queues a datagram to `peer` that the seal transforms of plugins registered AFTER this one still
+   * process (e.g. FEC parity that crypto must seal). It must fit the mtu with their overhead.
+   */
+  sendDatagram(peer: Peer, data: Uint8Array): void;
+  /**
+   * Hands the endpoint a datagram as if it had arrived from `from`, processed by the open transforms
+   * of plugins registered BEFORE this one and then by core (e.g. a packet FEC recovered). Processed
+   * after the current datagram, never re-entrantly.
+   */
+  injectDatagram(from: Address, data: Uint8Array): void;
   countDrop(reason: DropReason, from?: Address): void;
   disconnect(peer: Peer): void;
 }
