@@ -1,6 +1,7 @@
 /**
- * fastnet echo client: `bun src/client.ts [udp://127.0.0.1:7777] [--count 1000] [--size 64] [--spin]`.
- * Sends numbered probes on every channel and prints RTT and delivery per channel.
+ * fastnet echo client: `bun src/client.ts [udp://127.0.0.1:7777] --fingerprint AB:CD:... [--count 1000] [--size 64] [--spin]`
+ * (or `--ca server.pem`). Verifies the server, then sends numbered probes on
+ * every channel over encrypted UDP and prints RTT and delivery per channel.
  */
 import { parseArgs } from "node:util";
 import { formatReport, runEchoClient } from "./echo.ts";
@@ -11,14 +12,21 @@ const { values, positionals } = parseArgs({
     count: { type: "string", default: "1000" },
     size: { type: "string", default: "64" },
     spin: { type: "boolean", default: false },
+    fingerprint: { type: "string" },
+    ca: { type: "string" },
   },
 });
 const target = positionals[0] ?? "udp://127.0.0.1:7777";
+if (values.fingerprint === undefined && values.ca === undefined) {
+  console.error("pass --fingerprint (printed by the server in dev mode) or --ca <pem> to verify the server");
+  process.exit(2);
+}
 const report = await runEchoClient(target, {
   count: Number(values.count),
   size: Number(values.size),
   spin: values.spin,
-  insecurePlaintext: true,
+  ...(values.fingerprint !== undefined ? { fingerprint: values.fingerprint } : {}),
+  ...(values.ca !== undefined ? { ca: await Bun.file(values.ca).text() } : {}),
 });
 console.log(formatReport(report));
 const reliableLost = report.channels.filter((c) => c.channel.startsWith("reliable")).some((c) => c.lost > 0);

@@ -1,14 +1,14 @@
 /**
- * End-to-end tests of the echo server and its measuring client over real
- * UDP on 127.0.0.1: in-process, and as the real CLI process the README runs.
+ * End-to-end tests of the encrypted echo server and its measuring client over
+ * real TLS + UDP on 127.0.0.1: in-process, and as the real CLI processes.
  */
 import { expect, test } from "bun:test";
 import { runEchoClient, startEchoServer } from "./echo.ts";
 
 test("the echo client gets every reliable probe back, in order where ordered", async () => {
-  const { server, done } = await startEchoServer({ host: "127.0.0.1", port: 0, insecurePlaintext: true });
+  const { server, done } = await startEchoServer({ host: "127.0.0.1", port: 0, log: () => {} });
   try {
-    const report = await runEchoClient(`udp://127.0.0.1:${server.address.port}`, { count: 300, insecurePlaintext: true });
+    const report = await runEchoClient(`udp://127.0.0.1:${server.address.port}`, { count: 300, fingerprint: server.fingerprint256 });
     const byName = Object.fromEntries(report.channels.map((c) => [c.channel, c]));
     for (const name of ["reliable-ordered", "reliable-unordered"]) {
       expect(byName[name]!.sent).toBe(300);
@@ -25,7 +25,7 @@ test("the echo client gets every reliable probe back, in order where ordered", a
   expect(await done).toBeGreaterThanOrEqual(600);
 });
 
-test("the server CLI prints its address and echoes for the client CLI", async () => {
+test("the server CLI prints its address and fingerprint and echoes for the client CLI that pins it", async () => {
   const dir = new URL(".", import.meta.url).pathname;
   const server = Bun.spawn(["bun", `${dir}server.ts`, "--host", "127.0.0.1", "--port", "0"], { stdout: "pipe", stderr: "pipe" });
   try {
@@ -37,9 +37,11 @@ test("the server CLI prints its address and echoes for the client CLI", async ()
       if (done) break;
       text += new TextDecoder().decode(value);
     }
-    const port = JSON.parse(text.split("\n")[0]!).listening.port as number;
+    const info = JSON.parse(text.split("\n")[0]!) as { listening: { port: number }; fingerprint: string };
+    const port = info.listening.port;
     expect(port).toBeGreaterThan(0);
-    const client = Bun.spawn(["bun", `${dir}client.ts`, `udp://127.0.0.1:${port}`, "--count", "100"], { stdout: "pipe", stderr: "pipe" });
+    expect(info.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const client = Bun.spawn(["bun", `${dir}client.ts`, `udp://127.0.0.1:${port}`, "--count", "100", "--fingerprint", info.fingerprint], { stdout: "pipe", stderr: "pipe" });
     const out = await new Response(client.stdout).text();
     expect(await client.exited).toBe(0);
     expect(out).toMatch(/reliable-ordered\s+100\s+100\s+0/);

@@ -1,10 +1,11 @@
 /**
  * Echo server and measuring client logic, shared by server.ts, client.ts,
- * demo.ts and the end-to-end test. The server sends every message back on
+ * demo.ts and the end-to-end test. Encrypted: TLS 1.3 handshake, then
+ * ChaCha20-Poly1305 datagrams (the `fastnet` package). The server sends every message back on
  * the channel it came from; the client sends numbered, timestamped probes on
  * every channel and reports RTT percentiles and delivery per channel.
  */
-import { Channel, connect, listen, type Client, type ConnectOptions, type ListenOptions, type Server } from "@fastnet/core";
+import { Channel, connect, createServer, type CreateServerOptions, type SecureClient, type SecureConnectOptions, type SecureServer } from "fastnet";
 
 export const CHANNELS = [
   { index: Channel.Reliable, name: "reliable-ordered", reliable: true, ordered: true },
@@ -14,7 +15,7 @@ export const CHANNELS = [
 ] as const;
 
 /** Runs an echo loop on `server` until it is closed. Returns the number of messages echoed. */
-export async function serveEcho(server: Server, log: (line: string) => void = () => {}): Promise<number> {
+export async function serveEcho(server: SecureServer, log: (line: string) => void = () => {}): Promise<number> {
   let echoed = 0;
   for await (const ev of server) {
     if (ev.type === "message") {
@@ -31,8 +32,8 @@ export async function serveEcho(server: Server, log: (line: string) => void = ()
   return echoed;
 }
 
-export async function startEchoServer(options: ListenOptions, log?: (line: string) => void): Promise<{ server: Server; done: Promise<number> }> {
-  const server = await listen(options);
+export async function startEchoServer(options: CreateServerOptions, log?: (line: string) => void): Promise<{ server: SecureServer; done: Promise<number> }> {
+  const server = await createServer(options);
   return { server, done: serveEcho(server, log) };
 }
 
@@ -54,7 +55,7 @@ export interface ClientReport {
   elapsedMs: number;
 }
 
-export interface EchoClientOptions extends ConnectOptions {
+export interface EchoClientOptions extends SecureConnectOptions {
   /** Probes per channel. */
   count?: number;
   /** Bytes per probe (>= 12). */
@@ -77,7 +78,7 @@ export async function runEchoClient(to: string, options: EchoClientOptions = {})
   }
 }
 
-async function measure(client: Client, count: number, size: number, window: number, timeoutMs: number): Promise<ClientReport> {
+async function measure(client: SecureClient, count: number, size: number, window: number, timeoutMs: number): Promise<ClientReport> {
   const start = performance.now();
   const state = CHANNELS.map(() => ({ next: 0, inFlight: 0, rtts: [] as number[], seen: new Set<number>(), dupes: 0, ooo: 0, last: -1 }));
   const buf = new Uint8Array(size);

@@ -308,11 +308,13 @@ export class Connection implements Peer {
     writeU32(buf, 10, cfg.receiveWindowBytes);
     writeU32(buf, 14, cfg.maxMessageSize);
     writeU16(buf, 18, 0);
-    if (this.unvalidatedSent + ACCEPT_FIXED > 3 * this.unvalidatedReceived) {
+    // Counted as it leaves: sealed by the plugins (their overhead), not as core wrote it.
+    const wireSize = ACCEPT_FIXED + this.host.plugins.overhead;
+    if (this.unvalidatedSent + wireSize > 3 * this.unvalidatedReceived) {
       this.host.drop("amplification-limit", this.address, this);
       return 0;
     }
-    this.unvalidatedSent += ACCEPT_FIXED;
+    this.unvalidatedSent += wireSize;
     return ACCEPT_FIXED;
   }
 

@@ -1,0 +1,241 @@
+/**
+ * ChaCha20-Poly1305 AEAD (RFC 8439 §2.8, IETF variant: 256-bit key, 96-bit
+ * nonce, 128-bit tag) for sealing fastnet datagrams in place.
+ *
+ * Two implementations behind one interface:
+ * - "sodium": libsodium through sodium-native (N-API, ~10x faster), loaded
+ *   lazily so the package still works where the addon cannot load;
+ * - "noble": @noble/ciphers, pure JS, the portable fallback and the reference
+ *   the native one is cross-checked against in the tests.
+ *
+ * Nonces come from writeNonce(direction, packet number): unique per key as long
+ * as a packet number is never reused in one direction under one key.
+ */
+
+import { createRequire } from "node:module";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { argError } from "@fastnet/core/protocol";
+
+export const KEY_SIZE = 32;
+export const NONCE_SIZE = 12;
+export const TAG_SIZE = 16;
+
+export interface Aead {
+  readonly name: "sodium" | "noble";
+  /** Encrypts buf[off, off+len) in place, writes the 16-byte tag right after; returns len + 16. Caller guarantees room. */
+  sealInPlace(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, buf: Uint8Array, off: number, len: number): number;
+  /**
+   * Decrypts buf[off, off+len) (ciphertext||tag) in place; returns the plaintext length, or -1 if authentication
+   * fails or len < 16. Never throws on the received bytes: any buf/off/len, including out-of-range or non-integer
+   * off/len, gives -1. Only a wrong key/nonce/ad type or size (a caller bug) throws FASTNET_INVALID_ARGUMENT.
+   * On failure buf is left unchanged, so the caller may retry the same bytes with another key.
+   */
+  openInPlace(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, buf: Uint8Array, off: number, len: number): number;
+}
+
+/**
+ * nonce = 4-byte big-endian direction (0 client->server, 1 server->client) || 8-byte big-endian packet number.
+ * pn is a non-negative safe integer (< 2^53), so the top 11 bits of the 64-bit field are always zero.
+ * Writes into out (12 bytes) without allocating.
+ */
+export function writeNonce(out: Uint8Array, direction: number, pn: number): void {
+  if (!(out instanceof Uint8Array) || out.length !== NONCE_SIZE) throw argError("out", `a Uint8Array of ${NONCE_SIZE} bytes`, out);
+  if (direction !== 0 && direction !== 1) throw argError("direction", "0 (client->server) or 1 (server->client)", direction);
+  if (!Number.isSafeInteger(pn) || pn < 0) throw argError("pn", "a non-negative safe integer", pn);
+  const hi = Math.floor(pn / 0x1_0000_0000);
+  const lo = pn >>> 0;
+  out[0] = 0;
+  out[1] = 0;
+  out[2] = 0;
+  out[3] = direction;
+  out[4] = hi >>> 24;
+  out[5] = (hi >>> 16) & 0xff;
+  out[6] = (hi >>> 8) & 0xff;
+  out[7] = hi & 0xff;
+  out[8] = lo >>> 24;
+  out[9] = (lo >>> 16) & 0xff;
+  out[10] = (lo >>> 8) & 0xff;
+  out[11] = lo & 0xff;
+}
+
+/** Caller-bug checks shared by seal and open: these arguments never come off the wire. */
+function checkKeyNonceAd(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== KEY_SIZE) throw argError("key", `a Uint8Array of ${KEY_SIZE} bytes`, key);
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_SIZE) throw argError("nonce", `a Uint8Array of ${NONCE_SIZE} bytes`, nonce);
+  if (!(ad instanceof Uint8Array)) throw argError("ad", "a Uint8Array", ad);
+}
+
+/** Sealing is driven by our own sender, so a bad range is a caller bug and throws. */
+function checkSealRange(buf: Uint8Array, off: number, len: number): void {
+  if (!(buf instanceof Uint8Array)) throw argError("buf", "a Uint8Array", buf);
+  if (!Number.isSafeInteger(off) || off < 0) throw argError("off", "a non-negative integer", off);
+  if (!Number.isSafeInteger(len) || len < 0) throw argError("len", "a non-negative integer", len);
+  if (off + len + TAG_SIZE > buf.length) {
+    throw argError("buf", `room for ${len} + ${TAG_SIZE} bytes at offset ${off}`, buf);
+  }
+}
+
+/** Opening: off/len derive from a received datagram, so a bad range is just a failed open. */
+function openRangeOk(buf: Uint8Array, off: number, len: number): boolean {
+  return (
+    buf instanceof Uint8Array &&
+    Number.isSafeInteger(off) &&
+    Number.isSafeInteger(len) &&
+    off >= 0 &&
+    len >= TAG_SIZE &&
+    off + len <= buf.length
+  );
+}
+
+/** The functions we need from sodium-native, either its raw addon or its public wrappers. */
+interface SodiumAeadFns {
+  encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
+  /** Returns the plaintext length, or a negative number if authentication fails. */
+  decrypt(m: Uint8Array, c: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
+}
+
+type SodiumWrapper = typeof import("sodium-native");
+type SodiumBinding = typeof import("sodium-native/binding.js");
+
+/**
+ * Prefers the raw addon: the public wrappers re-assert sizes we already checked and THROW on a bad tag, which
+ * measured ~0.5 µs extra per forged datagram (1.1 µs vs 0.6 µs at 64 B). Falls back to the documented wrappers
+ * if a future sodium-native moves its binding.
+ */
+function sodiumFns(wrapper: SodiumWrapper, binding: SodiumBinding | undefined): SodiumAeadFns {
+  if (
+    binding !== undefined &&
+    typeof binding.crypto_aead_chacha20poly1305_ietf_encrypt === "function" &&
+    typeof binding.crypto_aead_chacha20poly1305_ietf_decrypt === "function"
+  ) {
+    const enc = binding.crypto_aead_chacha20poly1305_ietf_encrypt;
+    const dec = binding.crypto_aead_chacha20poly1305_ietf_decrypt;
+    return { encrypt: (c, m, ad, n, k) => enc(c, m, ad, n, k), decrypt: (m, c, ad, n, k) => dec(m, c, ad, n, k) };
+  }
+  const enc = wrapper.crypto_aead_chacha20poly1305_ietf_encrypt;
+  const dec = wrapper.crypto_aead_chacha20poly1305_ietf_decrypt;
+  return {
+    encrypt: (c, m, ad, n, k) => enc(c, m, ad, null, n, k),
+    decrypt: (m, c, ad, n, k) => {
+      try {
+        return dec(m, null, c, ad, n, k);
+      } catch {
+        return -1;
+      }
+    },
+  };
+}
+
+/** Shared decrypt target for sodium opens; calls are synchronous, so one buffer per process is enough. */
+let scratch = new Uint8Array(2048);
+
+function makeSodiumAead(fns: SodiumAeadFns): Aead {
+  return {
+    name: "sodium",
+    sealInPlace(key, nonce, ad, buf, off, len) {
+      checkKeyNonceAd(key, nonce, ad);
+      checkSealRange(buf, off, len);
+      // Views, not copies: libsodium encrypts in place (c == m) and writes the tag after the ciphertext.
+      // Plain subarrays measured slightly faster than Buffer.from(buf.buffer, ...) views; caching views only
+      // helps when buf/off/len repeat exactly, which a sender with varying lengths rarely does.
+      const n = fns.encrypt(buf.subarray(off, off + len + TAG_SIZE), buf.subarray(off, off + len), ad, nonce, key);
+      if (n !== len + TAG_SIZE) throw new Error(`libsodium encrypt failed (${n})`);
+      return n;
+    },
+    openInPlace(key, nonce, ad, buf, off, len) {
+      checkKeyNonceAd(key, nonce, ad);
+      if (!openRangeOk(buf, off, len)) return -1;
+      // libsodium ZEROES the plaintext buffer when the tag does not verify. Decrypting in place would destroy
+      // the ciphertext, and a receiver that retries with the previous or next key (key update) could never
+      // succeed. So decrypt into a scratch buffer and copy back only on success (measured cost: one memcpy).
+      const mlen = len - TAG_SIZE;
+      if (scratch.length < mlen) scratch = new Uint8Array(Math.max(mlen, scratch.length * 2));
+      const n = fns.decrypt(scratch.subarray(0, mlen), buf.subarray(off, off + len), ad, nonce, key);
+      if (n !== mlen) return -1;
+      buf.set(scratch.subarray(0, mlen), off);
+      return mlen;
+    },
+  };
+}
+
+/** Wycheproof chacha20_poly1305 tcId 2 (empty message and ad): a load-time check that the addon computes ChaCha20-Poly1305. */
+const SELF_TEST = {
+  key: "80ba3192c803ce965ea371d5ff073cf0f43b6a2ab576b208426e11409c09b9b0",
+  nonce: "4da5bf8dfd5852c1ea12379d",
+  tag: "76acb342cf3166a5b63c0c0ea1383c8d",
+};
+
+/**
+ * Builds the sodium AEAD from a module loader; undefined if loading fails or the loaded module does not pass
+ * the self-test. Exposed for tests (a loader that throws stands for a platform without the prebuilt addon).
+ * @internal
+ */
+export function sodiumAeadFrom(load: () => { wrapper: unknown; binding?: unknown }): Aead | undefined {
+  try {
+    const { wrapper, binding } = load();
+    const w = wrapper as SodiumWrapper | undefined;
+    if (typeof w?.crypto_aead_chacha20poly1305_ietf_encrypt !== "function" || typeof w.crypto_aead_chacha20poly1305_ietf_decrypt !== "function") {
+      return undefined;
+    }
+    const aead = makeSodiumAead(sodiumFns(w, binding as SodiumBinding | undefined));
+    const buf = new Uint8Array(TAG_SIZE);
+    aead.sealInPlace(Buffer.from(SELF_TEST.key, "hex"), Buffer.from(SELF_TEST.nonce, "hex"), new Uint8Array(0), buf, 0, 0);
+    return Buffer.from(buf).toString("hex") === SELF_TEST.tag ? aead : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let sodiumCache: Aead | null | undefined;
+
+/** libsodium via sodium-native, or undefined if the addon cannot load here. Loaded once, on first call. */
+export function sodiumAead(): Aead | undefined {
+  if (sodiumCache === undefined) {
+    sodiumCache =
+      sodiumAeadFrom(() => {
+        const require = createRequire(import.meta.url);
+        const wrapper: unknown = require("sodium-native");
+        let binding: unknown;
+        try {
+          binding = require("sodium-native/binding.js");
+        } catch {
+          binding = undefined;
+        }
+        return { wrapper, binding };
+      }) ?? null;
+  }
+  return sodiumCache ?? undefined;
+}
+
+let nobleCache: Aead | undefined;
+
+/** Pure-JS fallback (@noble/ciphers). Uses its output-buffer variants, so it also works in place without copies. */
+export function nobleAead(): Aead {
+  nobleCache ??= {
+    name: "noble",
+    sealInPlace(key, nonce, ad, buf, off, len) {
+      checkKeyNonceAd(key, nonce, ad);
+      checkSealRange(buf, off, len);
+      // noble copies the input into output first (a no-op memmove here) and then XORs output in place.
+      chacha20poly1305(key, nonce, ad).encrypt(buf.subarray(off, off + len), buf.subarray(off, off + len + TAG_SIZE));
+      return len + TAG_SIZE;
+    },
+    openInPlace(key, nonce, ad, buf, off, len) {
+      checkKeyNonceAd(key, nonce, ad);
+      if (!openRangeOk(buf, off, len)) return -1;
+      try {
+        // noble computes and compares the tag (constant time) before writing to the output.
+        chacha20poly1305(key, nonce, ad).decrypt(buf.subarray(off, off + len), buf.subarray(off, off + len - TAG_SIZE));
+        return len - TAG_SIZE;
+      } catch {
+        return -1;
+      }
+    },
+  };
+  return nobleCache;
+}
+
+/** sodium if it loads, else noble. */
+export function defaultAead(): Aead {
+  return sodiumAead() ?? nobleAead();
+}
