@@ -4,7 +4,7 @@
  * Bun.udpSocket vs fastnet core, normal and spin mode. `--quick` for a smoke run.
  */
 import { benchEngine } from "./engine.ts";
-import { benchRtt, formatRtt } from "./rtt.ts";
+import { benchRtt, coreTransports, formatRtt } from "./rtt.ts";
 
 const quick = process.argv.includes("--quick");
 const cpu = (await Bun.file("/proc/cpuinfo").text().catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
@@ -16,4 +16,4 @@ for (const r of benchEngine(quick ? [1, 64] : [1, 64, 1024], quick ? 20_000 : 20
   console.log(`${String(r.peers).padStart(5)}  ${r.channel.padEnd(17)}  ${r.encodeNs.toFixed(0).padStart(9)}  ${r.handleNs.toFixed(0).padStart(9)}`);
 }
 console.log("\nRTT, 64 B ping-pong over 127.0.0.1 (echo in a separate process, rounds interleaved)");
-console.log(formatRtt(await benchRtt(quick ? 1000 : 4000, quick ? 2 : 5, quick ? 200 : 500)));
+console.log(formatRtt(await benchRtt(new URL("./rtt.ts", import.meta.url).pathname, coreTransports, quick ? 1000 : 4000, quick ? 2 : 5, quick ? 200 : 500)));

@@ -254,6 +254,9 @@ export class EndpointRunner {
     } catch (err) {
       this.fail(err, "datagram");
     }
+    // Wake the application now, not at the flush: its reply (sent from a microtask) then joins
+    // the same flush instead of waiting another event-loop turn.
+    this.notifyEvents();
     this.requestFlush();
   }
 
@@ -343,7 +346,9 @@ export class EndpointRunner {
       this.clearTimer();
       return;
     }
-    if (this.timer !== undefined && this.timerDeadline === deadline) return;
+    // An armed timer that fires no later than needed is kept: deadlines move on every flush, and
+    // re-arming each time costs more than an occasional early wake-up that finds nothing due.
+    if (this.timer !== undefined && this.timerDeadline <= deadline) return;
     this.clearTimer();
     // ceil: a timer that fires a fraction of a ms early would find nothing due.
     this.timer = setTimeout(this.timerTask, Math.max(0, Math.ceil(deadline - now)));
