@@ -37,8 +37,9 @@ export interface SocketOptions {
    */
   spin?: boolean;
   /**
-   * When queued output is sent: "immediate" (default) batches everything one event-loop turn
-   * produced into one sendMany; "microtask" sends sooner, one batch per callback.
+   * When queued output is sent: "microtask" (default) at the end of the callback that produced it,
+   * lowest latency; "immediate" batches everything one event-loop turn produced (a whole receive
+   * burst) into one sendMany, fewer syscalls for servers with many peers.
    */
   flushScheduling?: "immediate" | "microtask";
 }
@@ -67,7 +68,7 @@ class Node implements AsyncIterable<FastnetEvent> {
   private waiter: ((ev: IteratorResult<FastnetEvent>) => void) | undefined;
   private closing: Promise<void> | undefined;
 
-  protected constructor(endpoint: Endpoint, transport: UdpTransport, spin: boolean, flushScheduling: "immediate" | "microtask" = "immediate") {
+  protected constructor(endpoint: Endpoint, transport: UdpTransport, spin: boolean, flushScheduling: "immediate" | "microtask" = "microtask") {
     this.endpoint = endpoint;
     this.transport = transport;
     this.runner = new EndpointRunner(endpoint, transport, { spin, flushScheduling, onEvents: () => this.wake() });

@@ -141,8 +141,8 @@ describe("EndpointRunner over real UDP", () => {
     expect(await waitFor(() => pinger.pongs === 10)).toBe(true);
   });
 
-  test("a burst of 100 datagrams is handled in few flushes, its replies batched into few sendMany calls", async () => {
-    const server = await run(new EchoEndpoint());
+  test("with immediate scheduling a burst of 100 datagrams is handled in few flushes, its replies batched into few sendMany calls", async () => {
+    const server = await run(new EchoEndpoint(), "127.0.0.1", { flushScheduling: "immediate" });
     const client = await UdpTransport.bind({ host: "127.0.0.1" });
     cleanup.push(() => client.close());
     let back = 0;
@@ -155,6 +155,21 @@ describe("EndpointRunner over real UDP", () => {
     expect(s.transmits).toBe(100);
     // One flush per receive batch, not one per datagram.
     expect(s.flushes).toBeLessThan(100);
+    expect(server.transport.stats.batchesSent).toBe(s.flushes);
+  });
+
+  test("with the default microtask scheduling every reply of a burst is sent, each by the callback that produced it", async () => {
+    const server = await run(new EchoEndpoint());
+    const client = await UdpTransport.bind({ host: "127.0.0.1" });
+    cleanup.push(() => client.close());
+    let back = 0;
+    client.onDatagram(() => back++);
+    for (let i = 0; i < 100; i++) client.queue(new Uint8Array([i]), server.port, "127.0.0.1");
+    client.flushBatch();
+    expect(await waitFor(() => back === 100)).toBe(true);
+    const s = server.runner.stats;
+    expect(s.datagramsIn).toBe(100);
+    expect(s.transmits).toBe(100);
     expect(server.transport.stats.batchesSent).toBe(s.flushes);
   });
 
