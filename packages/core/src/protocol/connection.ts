@@ -62,6 +62,8 @@ export class Connection implements Peer {
   deadline = Infinity;
   /** In the endpoint's ready list. */
   ready = false;
+  /** In the endpoint's list of deadlines to recompute. */
+  dirty = false;
   /** Set by the server once a DATA packet proved the client got our accept. */
   validated: boolean;
   /** Anti-amplification accounting before validation (RFC 9000 §8.1). */

@@ -66,6 +66,8 @@ export class Endpoint implements ConnectionHost {
   private peerCount = 0;
   private readonly heap: Connection[] = [];
   private readonly readyList = new RingQueue<Connection>();
+  /** Connections whose deadline must be recomputed before the heap is read. */
+  private readonly dirty: Connection[] = [];
   private readonly events = new RingQueue<EndpointEvent<Peer>>();
   private readonly outbox = new RingQueue<Outgoing>();
   private readonly inbox = new RingQueue<Injected>();
@@ -242,6 +244,7 @@ export class Endpoint implements ConnectionHost {
 
   handleTimeout(now: number): void {
     this.setNow(now);
+    if (this.dirty.length > 0) this.settleDeadlines();
     const heap = this.heap;
     // Bounded: each connection is handled at most once per call.
     for (let budget = heap.length; budget > 0 && heap.length > 0 && heap[0]!.deadline <= now; budget--) {
@@ -250,9 +253,11 @@ export class Endpoint implements ConnectionHost {
       if (reason !== undefined) {
         const wasConnecting = conn.state === "connecting";
         this.finish(conn, reason, reason !== "handshake-timeout", !wasConnecting || conn.isClient);
-      } else {
-        this.afterChange(conn, now);
+      } else if (conn.wantsToSend(now)) {
+        this.markReady(conn);
       }
+      // Updated now, not lazily: the loop reads heap[0] next.
+      if (conn.heapIndex >= 0) this.heapUpdate(conn, conn.nextDeadline());
     }
     const tick = this.plugins.tick;
     for (let i = 0; i < tick.length; i++) tick[i]!.fn(now, tick[i]!.ctx);
@@ -288,7 +293,7 @@ export class Endpoint implements ConnectionHost {
       this.readyList.shift();
       conn.ready = false;
       if (conn.state === "disconnected") this.release(conn);
-      else this.heapUpdate(conn, conn.nextDeadline());
+      else this.markDirty(conn);
     }
   }
 
@@ -298,6 +303,7 @@ export class Endpoint implements ConnectionHost {
 
   /** Absolute time of the next handleTimeout, ms; Infinity when none. */
   pollTimeout(): number {
+    if (this.dirty.length > 0) this.settleDeadlines();
     let t = this.heap.length > 0 ? this.heap[0]!.deadline : Infinity;
     const dl = this.plugins.deadline;
     for (let i = 0; i < dl.length; i++) {
@@ -530,7 +536,27 @@ export class Endpoint implements ConnectionHost {
 
   private afterChange(conn: Connection, now: number): void {
     if (conn.wantsToSend(now)) this.markReady(conn);
-    this.heapUpdate(conn, conn.nextDeadline());
+    this.markDirty(conn);
+  }
+
+  /**
+   * A connection's deadline may have moved. Recomputed once, when pollTimeout or handleTimeout
+   * next reads the heap, instead of after every send, packet in and packet out.
+   */
+  private markDirty(conn: Connection): void {
+    if (conn.dirty) return;
+    conn.dirty = true;
+    this.dirty.push(conn);
+  }
+
+  private settleDeadlines(): void {
+    const list = this.dirty;
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i]!;
+      conn.dirty = false;
+      if (this.conns[conn.id & 0xffff] === conn) this.heapUpdate(conn, conn.nextDeadline());
+    }
+    list.length = 0;
   }
 
   private markReady(conn: Connection): void {
