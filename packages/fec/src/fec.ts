@@ -22,6 +22,7 @@
  * sees it and can never rebuild a forged payload (README, security notes).
  */
 import type { Address, Peer, Plugin, PluginContext } from "@fastnet/core/protocol";
+import { CONSUMED } from "@fastnet/core/protocol";
 import { coefficient, MUL, mulAddInto } from "./gf256.ts";
 import { LossMeter } from "./loss.ts";
 import { type FecOptions, type ResolvedFecOptions, resolveFecOptions } from "./options.ts";
@@ -400,9 +401,12 @@ export function fec(options?: FecOptions): FecPlugin {
         if (!st.rx.onData(data, inner, trailer.group, trailer.index, sink)) return null;
         return data.subarray(0, inner);
       }
-      // KIND_PARITY (parseTrailer accepts nothing else).
+      // KIND_PARITY (parseTrailer accepts nothing else): good parity is consumed, not a drop;
+      // parity the receiver refused (counted in our drops) is a drop for core too.
+      const r = rxCounters;
+      const before = r.malformed + r.unknownGroup + r.badCheck;
       st.rx.onParity(data, inner, trailer, sink);
-      return null;
+      return r.malformed + r.unknownGroup + r.badCheck === before ? CONSUMED : null;
     },
 
     onTick(now, ctx) {

@@ -30,6 +30,8 @@ export interface DrivableEndpoint {
   readonly mtu: number;
   /** Must not retain `data` or `from` (both are reused). */
   handleDatagram(now: number, from: Address, data: Uint8Array): void;
+  /** Optional: the runner sets it so output queued from outside a callback is flushed promptly. */
+  onOutput?: (() => void) | undefined;
   handleTimeout(now: number): void;
   /** Writes into buf[0, size); the returned object may be reused. */
   pollTransmit(now: number, buf: Uint8Array): Transmit | null;
@@ -130,6 +132,7 @@ export class EndpointRunner {
     this.microtask = flushScheduling === "microtask";
     this.onError = options.onError;
     this.onEvents = options.onEvents;
+    if ("onOutput" in endpoint) endpoint.onOutput = () => this.requestFlush();
     this.ensurePool(endpoint.mtu);
     transport.onDatagram(this.datagramTask);
     transport.onDrain(this.drainTask);

@@ -18,6 +18,8 @@ export class SentPacket {
   size = 0;
   ackEliciting = false;
   inFlight = false;
+  /** Declared lost: an ack arriving later proves the loss spurious (reordering). */
+  lost = false;
   /** Message parts carried: msgs[i] fragment frags[i] (-1 = tombstone frame), for i < count. */
   count = 0;
   readonly msgs: OutMessage[] = [];
@@ -27,6 +29,7 @@ export class SentPacket {
   reset(seq: number): void {
     this.seq = seq;
     this.inFlight = false;
+    this.lost = false;
     this.ackEliciting = false;
     this.count = 0;
   }

@@ -26,6 +26,8 @@ export class OutMessage {
   acked = false;
   /** Expired reliable message replaced by a tombstone frame that must still be acked. */
   tombstone = false;
+  /** Unreliable: a fragment was lost, the loss feedback was given. */
+  lostReported = false;
   /** Fragment states when fragCount > 1; `state0` otherwise (saves an allocation per small message). */
   states: Uint8Array | null;
   state0: number = FragState.QUEUED;

@@ -42,10 +42,12 @@ export interface ConnectionHost {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Packet reordering threshold (RFC 9002 §6.1.1). */
+/** Initial packet reordering threshold (RFC 9002 §6.1.1); it grows when losses prove spurious. */
 const PACKET_THRESHOLD = 3;
-/** Time threshold factor (RFC 9002 §6.1.2). */
+const MAX_PACKET_THRESHOLD = 32;
+/** Initial time threshold factor (RFC 9002 §6.1.2); grows with spurious losses, up to 2. */
 const TIME_THRESHOLD = 9 / 8;
+const MAX_TIME_THRESHOLD = 2;
 const MAX_BACKOFF = 6;
 /** Copies of DISCONNECT sent, so one loss does not leave the other side waiting for its timeout. */
 const DISCONNECT_COPIES = 3;
@@ -86,6 +88,10 @@ export class Connection implements Peer {
   private nextSeq = 0;
   private readonly sent = new SentRing();
   private oldestUnresolved = 0;
+  private packetThreshold = PACKET_THRESHOLD;
+  private timeThreshold = TIME_THRESHOLD;
+  /** Sequence of the latest packet declared lost, -1 if none: acks near it are checked for spurious losses. */
+  private lastLostSeq = -1;
   private largestAcked = -1;
   bytesInFlight = 0;
   private readonly rtt: RttEstimator;
@@ -124,7 +130,7 @@ export class Connection implements Peer {
   // Stats.
   private s = {
     packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0, packetsLost: 0, packetsAcked: 0,
-    retransmits: 0, messagesSent: 0, messagesReceived: 0, messagesDropped: 0,
+    retransmits: 0, messagesSent: 0, messagesReceived: 0, messagesDropped: 0, spuriousLosses: 0,
   };
 
   constructor(
@@ -240,6 +246,11 @@ export class Connection implements Peer {
     this.queuedMessages--;
     this.s.messagesDropped++;
     if (this.host.hasTrace) this.host.trace({ type: "send-drop", now, peer: this, channel: sc.index, reason });
+    // Dropped before it was (wholly) sent: as lost as a lost packet, for feedback purposes.
+    if (!msg.lostReported) {
+      msg.lostReported = true;
+      this.feedback(false, msg);
+    }
   }
 
   hasWork(): boolean {
@@ -556,12 +567,18 @@ export class Connection implements Peer {
     if (this.s.packetsSent === 0 || seqGreater(ack, (this.nextSeq - 1) & 0xffff)) return;
     let newly = false;
     // Packets older than the oldest unresolved one are all acked or lost already: skip them.
-    const span = Math.min(32, seqDiff(ack, this.oldestUnresolved));
+    // After a recent loss the whole field is read too, to catch acks of packets wrongly declared lost.
+    const recentLoss = this.lastLostSeq >= 0 && seqDiff(ack, this.lastLostSeq) <= 32;
+    const span = recentLoss ? 32 : Math.min(32, seqDiff(ack, this.oldestUnresolved));
     for (let i = 0; i <= span; i++) {
       if (i > 0 && (bits & (1 << (i - 1))) === 0) continue;
       const s = (ack - i) & 0xffff;
       const rec = this.sent.get(s);
-      if (rec === undefined || !rec.inFlight) continue;
+      if (rec === undefined) continue;
+      if (!rec.inFlight) {
+        if (rec.lost) this.onSpuriousLoss(rec, ack);
+        continue;
+      }
       newly = true;
       rec.inFlight = false;
       this.bytesInFlight -= rec.size;
@@ -586,7 +603,11 @@ export class Connection implements Peer {
       return;
     }
     if (!msg.reliable) {
-      if (frag === msg.fragCount - 1) this.feedback(true, msg);
+      // Acked means every fragment arrived; a message already reported lost stays lost.
+      if (msg.lostReported || msg.state(frag) === FragState.ACKED) return;
+      msg.setState(frag, FragState.ACKED);
+      msg.ackedFrags++;
+      if (msg.ackedFrags === msg.fragCount) this.feedback(true, msg);
       return;
     }
     if (msg.tombstone || msg.state(frag) === FragState.ACKED) return;
@@ -607,7 +628,7 @@ export class Connection implements Peer {
   private detectLosses(now: number): void {
     this.lossTime = Infinity;
     if (this.largestAcked < 0) return;
-    const lossDelay = TIME_THRESHOLD * Math.max(this.rtt.smoothed, this.rtt.latest, 1);
+    const lossDelay = this.timeThreshold * Math.max(this.rtt.smoothed, this.rtt.latest, 1);
     while (this.oldestUnresolved !== this.nextSeq) {
       const s = this.oldestUnresolved;
       const rec = this.sent.get(s);
@@ -616,7 +637,7 @@ export class Connection implements Peer {
         continue;
       }
       if (!seqGreater(this.largestAcked, s)) break;
-      if (seqDiff(this.largestAcked, s) >= PACKET_THRESHOLD || rec.sentAt + lossDelay <= now) {
+      if (seqDiff(this.largestAcked, s) >= this.packetThreshold || rec.sentAt + lossDelay <= now) {
         this.onLost(now, rec);
         this.oldestUnresolved = (s + 1) & 0xffff;
         continue;
@@ -626,8 +647,22 @@ export class Connection implements Peer {
     }
   }
 
+  /**
+   * An ack for a packet already declared lost: reordering, not loss. Widen the thresholds so the
+   * same reordering is tolerated next time (RFC 9002 §6.1: implementations may adapt them).
+   */
+  private onSpuriousLoss(rec: SentPacket, ack: number): void {
+    rec.lost = false;
+    this.s.spuriousLosses++;
+    const distance = seqDiff(this.largestAcked >= 0 && seqGreater(this.largestAcked, ack) ? this.largestAcked : ack, rec.seq) + 1;
+    if (distance > this.packetThreshold) this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, distance);
+    this.timeThreshold = Math.min(MAX_TIME_THRESHOLD, this.timeThreshold + 0.125);
+  }
+
   private onLost(now: number, rec: SentPacket): void {
     rec.inFlight = false;
+    rec.lost = true;
+    this.lastLostSeq = rec.seq;
     this.bytesInFlight -= rec.size;
     this.s.packetsLost++;
     this.cc.onPacketLost(now, rec.size, rec.sentAt);
@@ -643,7 +678,11 @@ export class Connection implements Peer {
         continue;
       }
       if (!msg.reliable) {
-        if (frag === msg.fragCount - 1) this.feedback(false, msg);
+        // Any lost fragment loses an unreliable message: reported once.
+        if (!msg.lostReported) {
+          msg.lostReported = true;
+          this.feedback(false, msg);
+        }
         continue;
       }
       if (msg.acked || msg.tombstone) continue;

@@ -9,7 +9,7 @@
 import { assertSecurity, type EndpointConfig, type ResolvedConfig, resolveConfig } from "./config.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { argError, ErrorCode, FastnetError } from "./errors.ts";
-import { type ConnectDecision, type Peer, type PluginContext, PluginHost, type TraceEvent } from "./plugin.ts";
+import { CONSUMED, type ConnectDecision, type Peer, type PluginContext, PluginHost, type TraceEvent } from "./plugin.ts";
 import { RingQueue } from "./queue.ts";
 import { randomU32 } from "./random.ts";
 import type {
@@ -59,6 +59,11 @@ export class Endpoint implements ConnectionHost {
   readonly plugins = new PluginHost();
   readonly maxPacketSize: number;
   hasTrace = false;
+  /**
+   * Set by a driver: called when a send queued output outside handleDatagram/handleTimeout (an
+   * application or plugin send from a game loop), so the driver can flush without waiting.
+   */
+  onOutput: (() => void) | undefined = undefined;
   private readonly conns: (Connection | undefined)[] = [];
   private readonly free: number[] = [];
   private readonly byHandshake = new Map<string, Connection>();
@@ -151,6 +156,7 @@ export class Endpoint implements ConnectionHost {
     }
     const id = conn.enqueue(this.now, channel, data, options, bypass);
     this.afterChange(conn, this.now);
+    this.onOutput?.();
     return id;
   }
 
@@ -224,6 +230,7 @@ export class Endpoint implements ConnectionHost {
     for (let i = 0; i < open.length && bytes !== null; i++) {
       if (open[i]!.ctx.slot < beforeSlot) bytes = open[i]!.fn(bytes, conn, from, open[i]!.ctx);
     }
+    if (bytes === CONSUMED) return;
     if (bytes === null) return this.drop("plugin", from, conn);
     if (bytes.length < HEADER_SIZE) return this.drop("short", from, conn);
     switch (type) {
@@ -621,7 +628,10 @@ export class Endpoint implements ConnectionHost {
       random: this.cfg.random,
       mtu: this.cfg.mtu,
       channelKind: (ch) => this.channelKind(ch),
-      send: (peer, channel, data, options) => this.sendInternal(peer, channel, data, options, true),
+      send: (peer, channel, data, options, now) => {
+        if (now !== undefined) this.setNow(now);
+        return this.sendInternal(peer, channel, data, options, true);
+      },
       deliver: (peer, channel, data) => this.emit({ type: "message", peer, channel, data }),
       queueDatagram: (to, data) => {
         // pollTransmit's buffer is only guaranteed mtu bytes: a larger datagram would make it throw.

@@ -6,6 +6,7 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export { Endpoint, type EndpointStats } from "./endpoint.ts";
 export { type EndpointConfig, DEFAULT_CHANNELS } from "./config.ts";
+export { CONSUMED } from "./plugin.ts";
 export type {
   Plugin, PluginContext, Peer, ConnectRequest, ConnectDecision, TraceEvent, Scheduler,
 } from "./plugin.ts";

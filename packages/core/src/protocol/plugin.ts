@@ -21,6 +21,12 @@ import type {
   Address, ChannelKind, DisconnectReason, DropReason, PeerState, PeerStats, RandomSource, SendOptions,
 } from "./types.ts";
 
+/**
+ * Returned by `openDatagram` for a datagram the plugin consumed on purpose (e.g. an FEC parity
+ * datagram): processing stops, and unlike `null` it is not counted as a drop.
+ */
+export const CONSUMED: Uint8Array = new Uint8Array(0);
+
 /** The application's and plugins' handle on one remote peer. */
 export interface Peer {
   /** Local connection id of this peer (unique on this endpoint while the peer lives). */
@@ -48,8 +54,11 @@ export interface PluginContext {
   /** Max datagram size the endpoint sends. */
   readonly mtu: number;
   channelKind(channel: number): ChannelKind | undefined;
-  /** Sends a message as the application would, but bypassing the outgoingMessage hooks. */
-  send(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions): number;
+  /**
+   * Sends a message as the application would, but bypassing the outgoingMessage hooks. Pass `now`
+   * when calling from outside a hook (e.g. from the game loop) so expiry counts from the real time.
+   */
+  send(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions, now?: number): number;
   /** Queues a message event for the application. */
   deliver(peer: Peer, channel: number, data: Uint8Array): void;
   /** Queues a raw datagram, bypassing all transforms (e.g. a stateless reply). At most `mtu` bytes, else throws FASTNET_INVALID_ARGUMENT. */
@@ -135,9 +144,13 @@ export interface Plugin {
   // Layer 2: messages.
   outgoingMessage?(peer: Peer, channel: number, data: Uint8Array, ctx: PluginContext): Uint8Array | null;
   incomingMessage?(peer: Peer, channel: number, data: Uint8Array, ctx: PluginContext): Uint8Array | null;
-  /** A packet carrying (part of) message `messageId` was acknowledged. For fragmented messages: the last part. */
+  /** Message `messageId` was delivered: every part of it was acknowledged. */
   onMessageAcked?(peer: Peer, channel: number, messageId: number, ctx: PluginContext): void;
-  /** A packet carrying (part of) message `messageId` was lost. Reliable messages are resent. */
+  /**
+   * A packet carrying part of message `messageId` was lost, or the message was dropped unsent
+   * (expired, superseded). Reliable messages are resent (this can fire once per lost transmission);
+   * unreliable ones are reported once and never acked afterwards.
+   */
   onMessageLost?(peer: Peer, channel: number, messageId: number, ctx: PluginContext): void;
 
   // Layer 3: lifecycle.

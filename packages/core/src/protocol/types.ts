@@ -99,6 +99,8 @@ export interface PeerStats {
   lossRate: number;
   /** Reliable message parts sent again. */
   retransmits: number;
+  /** Packets declared lost that were acked later (reordering); each widens the loss thresholds. */
+  spuriousLosses: number;
   messagesSent: number;
   messagesReceived: number;
   /** Outgoing messages discarded before delivery (expired or superseded). */
