@@ -9,6 +9,7 @@
 import { Endpoint, type Peer, type PluginContext, SeededRandom } from "@fastnet/core/protocol";
 import { fec, type FecOptions, type FecPlugin } from "../src/index.ts";
 import { printFigures } from "./figures.ts";
+import { medianNsPerOp } from "@fastnet/core/bench";
 
 const quick = process.argv.includes("--quick");
 const ROUNDS = quick ? 5 : 11;
@@ -16,23 +17,7 @@ const ROUND_MS = quick ? 10 : 40;
 
 /** Median ns per call of fn over ROUNDS rounds, each sized to about ROUND_MS. */
 function measure(fn: (i: number) => void): number {
-  let n = 1;
-  for (;;) {
-    const t = Bun.nanoseconds();
-    for (let i = 0; i < n; i++) fn(i);
-    if (Bun.nanoseconds() - t > 2e6 || n >= 1 << 24) break;
-    n *= 2;
-  }
-  const perRound = Math.max(1, Math.round((n * ROUND_MS) / 2));
-  for (let r = 0; r < 3; r++) for (let i = 0; i < perRound; i++) fn(i);
-  const results: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t = Bun.nanoseconds();
-    for (let i = 0; i < perRound; i++) fn(i);
-    results.push((Bun.nanoseconds() - t) / perRound);
-  }
-  results.sort((a, b) => a - b);
-  return results[results.length >> 1]!;
+  return medianNsPerOp(fn, { rounds: ROUNDS, roundMs: ROUND_MS });
 }
 
 const MTU = 1200;
