@@ -1,0 +1,113 @@
+/**
+ * Scenario 1: RTT ping-pong, 64 B, one ping outstanding. The echo server and
+ * the pinging client are two worker processes, pinned to the same core or to
+ * two cores with taskset. Every (transport, mode, pinning) configuration runs
+ * once per round, rounds interleaved (A B C ... A B C ...), so machine noise
+ * hits them alike; samples of all rounds are pooled.
+ */
+import { type PinPlan, type RunContext, rttPinnings, wanted } from "../context.ts";
+import { Child, emit, emitAndExit, killAll, spawnServer } from "../proc.ts";
+import { emptyRecord, type BenchRecord } from "../schema.ts";
+import { cdfPoints, ratio, round, summarize } from "../stats.ts";
+import { RTT_TRANSPORTS, rttTransport, SIZE } from "../transports.ts";
+
+export const RTT_BASELINE = "raw-udp";
+
+/** Worker: start an echo server, print its port, serve until killed. */
+export async function rttServer(args: string[]): Promise<void> {
+  const port = await rttTransport(args[0]!).echo(args[1] === "spin");
+  emit({ port });
+}
+
+/** Worker: ping `pings` times after `warmup` pings, print the samples (µs) and the lost count, exit. */
+export async function rttClient(args: string[]): Promise<void> {
+  const [name, mode, port, pings, warmup] = args;
+  const pinger = await rttTransport(name!).pinger(Number(port), mode === "spin");
+  for (let i = 0; i < Number(warmup); i++) await pinger.ping();
+  const samples: number[] = [];
+  let lost = 0;
+  for (let i = 0; i < Number(pings); i++) {
+    const us = await pinger.ping();
+    if (Number.isNaN(us)) lost++;
+    else samples.push(round(us, 1));
+  }
+  await Promise.race([pinger.close(), Bun.sleep(1000)]);
+  await emitAndExit({ samples, lost });
+}
+
+interface Config {
+  transport: string;
+  mode: "normal" | "spin";
+  pin: PinPlan;
+  samples: number[];
+  lost: number;
+  rounds: number;
+  failures: string[];
+}
+
+export async function runRtt(ctx: RunContext): Promise<BenchRecord[]> {
+  const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
+  const pings = ctx.quick ? 300 : 4000;
+  const warmup = ctx.quick ? 50 : 500;
+  const configs: Config[] = [];
+  for (const pin of rttPinnings(ctx.pinnings)) {
+    // Spin on one core does not apply: two busy-looping processes on one CPU time-slice each other
+    // (measured p50 ~8 ms for every transport); spin mode means a core of its own.
+    for (const mode of pin.name === "same-core" ? (["normal"] as const) : (["normal", "spin"] as const)) {
+      for (const t of RTT_TRANSPORTS) {
+        if (wanted(ctx, t.name, RTT_BASELINE)) configs.push({ transport: t.name, mode, pin, samples: [], lost: 0, rounds: 0, failures: [] });
+      }
+    }
+  }
+  ctx.log(`rtt: ${configs.length} configurations x ${rounds} interleaved rounds, ${pings} pings each after ${warmup} warm-up`);
+  for (let r = 0; r < rounds; r++) {
+    for (const c of configs) {
+      let server: Child | undefined;
+      let client: Child | undefined;
+      try {
+        const started = await spawnServer(["rtt-server", c.transport, c.mode], c.pin.server);
+        server = started.child;
+        const port = started.port;
+        client = Child.spawn(["rtt-client", c.transport, c.mode, port, pings, warmup], c.pin.client);
+        const res = await client.json<{ samples: number[]; lost: number }>(120_000, "ping results");
+        c.samples.push(...res.samples);
+        c.lost += res.lost;
+        c.rounds++;
+      } catch (err) {
+        c.failures.push(err instanceof Error ? err.message : String(err));
+        ctx.log(`rtt: ${c.transport} ${c.mode} ${c.pin.name} round ${r + 1} failed: ${c.failures[c.failures.length - 1]}`);
+      } finally {
+        await killAll([client, server]);
+      }
+    }
+    ctx.log(`rtt: round ${r + 1}/${rounds} done`);
+  }
+  const records = configs.map((c) => {
+    const rec = emptyRecord("rtt", c.transport, c.mode, c.pin.name, SIZE);
+    const s = summarize(c.samples);
+    rec.rounds = c.rounds;
+    rec.lost = c.lost;
+    if (s !== null) {
+      rec.samples = s.samples;
+      rec.avg_us = round(s.avg);
+      rec.p50_us = round(s.p50);
+      rec.p99_us = round(s.p99);
+      rec.p999_us = round(s.p999);
+      rec.max_us = round(s.max);
+      rec.cdf = cdfPoints(c.samples.sort((a, b) => a - b), 48).map(([x, f]) => [round(x), f]);
+    }
+    if (c.failures.length > 0) rec.note = `${c.failures.length} round(s) failed: ${c.failures[0]!.slice(0, 200)}`;
+    return rec;
+  });
+  for (const rec of records) {
+    const base = records.find((b) => b.transport === RTT_BASELINE && b.mode === rec.mode && b.pinning === rec.pinning);
+    rec.ratio_p50_vs_raw = ratioRounded(rec.p50_us, base?.p50_us);
+    rec.ratio_p99_vs_raw = ratioRounded(rec.p99_us, base?.p99_us);
+  }
+  return records;
+}
+
+export function ratioRounded(v: number | null | undefined, b: number | null | undefined): number | null {
+  const x = ratio(v, b);
+  return x === null ? null : round(x, 2);
+}
