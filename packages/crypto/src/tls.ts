@@ -130,8 +130,9 @@ export class TlsControlServer {
       });
     });
     // Expected noise from scanners and cut handshakes: counted, never thrown.
-    server.on("tlsClientError", () => void self!.stats.failed++);
-    server.on("error", () => void self!.stats.failed++);
+    // `self` is unset while listen() is still failing (e.g. EADDRINUSE): that error is reported by listen.
+    server.on("tlsClientError", () => void (self !== undefined && self.stats.failed++));
+    server.on("error", () => void (self !== undefined && self.stats.failed++));
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       const s = self!;
       const key = `${socket.remoteAddress ?? "?"}|${socket.remotePort}`;

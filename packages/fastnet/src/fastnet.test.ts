@@ -232,6 +232,19 @@ describe("connect failures", () => {
     expect(() => tlsHandshake({ host: "127.0.0.1", port: 1, fingerprint: "abc" })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
   });
 
+  test("a port whose TCP side is taken fails with FASTNET_SOCKET instead of crashing", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    closers.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const err = await createServer({ host: "127.0.0.1", port, log: () => {} }).catch((e) => e);
+    expect(err.code).toBe(ErrorCode.SOCKET);
+    // Port 0 retries other port numbers until TCP and UDP both bind.
+    const ok = await createServer({ host: "127.0.0.1", port: 0, log: () => {} });
+    closers.push(() => ok.close());
+    expect(ok.port).toBeGreaterThan(0);
+  });
+
   test("cert without key is a configuration error", async () => {
     expect(createServer({ cert: "x", log: () => {} })).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG });
   });

@@ -95,24 +95,28 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
   const material = dev ? generateSelfSignedCertificate() : { certPem: cert!, keyPem: key!, fingerprint256: fingerprint256(cert!) };
   const plugin = new CryptoServerPlugin(cryptoOptions);
   // Crypto last: it seals whatever the other plugins produced.
-  const server = await listen({ ...rest, host, port, plugins: [...plugins, plugin] });
-  let control: TlsControlServer;
-  try {
-    control = await TlsControlServer.listen({
-      host,
-      port: server.address.port,
-      certPem: material.certPem,
-      keyPem: material.keyPem,
-      udpPort: server.address.port,
-      ...tlsOptions,
-      onSession: (session, close) => plugin.addSession(session, close),
-    });
-  } catch (err) {
-    await server.close();
-    throw err;
+  // TCP and UDP share the port number. With port 0 the UDP port is picked first and its TCP
+  // twin may be taken: try a few UDP ports before giving up.
+  const attempts = port === 0 ? 5 : 1;
+  for (let attempt = 1; ; attempt++) {
+    const server = await listen({ ...rest, host, port, plugins: [...plugins, plugin] });
+    try {
+      const control = await TlsControlServer.listen({
+        host,
+        port: server.address.port,
+        certPem: material.certPem,
+        keyPem: material.keyPem,
+        udpPort: server.address.port,
+        ...tlsOptions,
+        onSession: (session, close) => plugin.addSession(session, close),
+      });
+      if (dev) {
+        log(`fastnet: dev mode, ephemeral self-signed certificate; clients pin fingerprint ${material.fingerprint256}`);
+      }
+      return new SecureServer(server, control, plugin, material.fingerprint256, dev, material.certPem);
+    } catch (err) {
+      await server.close();
+      if (attempt >= attempts) throw err;
+    }
   }
-  if (dev) {
-    log(`fastnet: dev mode, ephemeral self-signed certificate; clients pin fingerprint ${material.fingerprint256}`);
-  }
-  return new SecureServer(server, control, plugin, material.fingerprint256, dev, material.certPem);
 }

@@ -176,3 +176,10 @@ describe("NewReno pacer", () => {
     );
   });
 });
+
+test("slow start and congestion avoidance never grow the window past maxWindowBytes", () => {
+  const cc = new NewReno({ mtu: 1200, maxWindowBytes: 50_000 });
+  const rtt = { smoothed: 10, variance: 5, min: 10, latest: 10, hasSample: true };
+  for (let i = 0; i < 1000; i++) cc.onPacketAcked(i, 1200, i, rtt);
+  expect(cc.window()).toBe(50_000);
+});

@@ -33,6 +33,11 @@ export interface NewRenoOptions {
   burstPackets?: number;
   /** Pacing rate = gain * window / srtt (RFC 9002 §7.7 suggests 1.25). */
   pacingGain?: number;
+  /**
+   * Largest window, bytes. Default 16 MiB: on a loopback with no loss slow start would otherwise
+   * grow without bound (135 MB was seen) and the eventual burst overflows the receiver's socket.
+   */
+  maxWindowBytes?: number;
 }
 
 export class NewReno implements CongestionController {
@@ -45,6 +50,7 @@ export class NewReno implements CongestionController {
   private readonly minWindow: number;
   private readonly burstBytes: number;
   private readonly gain: number;
+  private readonly maxWindow: number;
   private tokens: number;
   private lastRefill = -1;
 
@@ -54,6 +60,7 @@ export class NewReno implements CongestionController {
     this.minWindow = (opts.minWindowPackets ?? 2) * opts.mtu;
     this.burstBytes = (opts.burstPackets ?? 10) * opts.mtu;
     this.gain = opts.pacingGain ?? 1.25;
+    this.maxWindow = opts.maxWindowBytes ?? 16 << 20;
     this.tokens = this.burstBytes;
   }
 
@@ -68,14 +75,14 @@ export class NewReno implements CongestionController {
   onPacketAcked(_now: number, bytes: number, sentAt: number, _rtt: RttView): void {
     if (sentAt <= this.recoveryStart) return;
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += bytes;
+      this.cwnd = Math.min(this.maxWindow, this.cwnd + bytes);
       return;
     }
     // Congestion avoidance: one MTU per window of acked bytes.
     this.ackedInAvoidance += bytes;
     if (this.ackedInAvoidance >= this.cwnd) {
       this.ackedInAvoidance -= this.cwnd;
-      this.cwnd += this.mtu;
+      this.cwnd = Math.min(this.maxWindow, this.cwnd + this.mtu);
     }
   }
 
