@@ -6,6 +6,8 @@
  * field below; a figure that does not apply to a scenario is null.
  */
 
+import { cdfPoints, round, summarize } from "./stats.ts";
+
 export const SCHEMA_VERSION = 1;
 
 export type Scenario = "rtt" | "throughput" | "scale" | "badnet";
@@ -171,4 +173,17 @@ export function emptyRecord(scenario: Scenario, transport: string, mode: string,
     clients: null, hz: null, server_cpu_us_per_datagram: null, mem_per_peer_bytes: null, rss_per_peer_bytes: null,
     rtt_ms: null, rounds: 0, cdf: [], note: "",
   };
+}
+
+/** Fills a record's latency fields (samples, avg, percentiles, max, CDF) from raw µs samples; sorts them. */
+export function fillLatency(rec: BenchRecord, samples: number[]): void {
+  const s = summarize(samples);
+  if (s === null) return;
+  rec.samples = s.samples;
+  rec.avg_us = round(s.avg);
+  rec.p50_us = round(s.p50);
+  rec.p99_us = round(s.p99);
+  rec.p999_us = round(s.p999);
+  rec.max_us = round(s.max);
+  rec.cdf = cdfPoints(samples.sort((a, b) => a - b), 48).map(([x, f]) => [round(x), f]);
 }

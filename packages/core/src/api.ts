@@ -117,9 +117,8 @@ class Node implements AsyncIterable<FastnetEvent> {
   }
 
   protected sendTo(peer: Peer, channel: number, data: Uint8Array, options?: SendOptions): number {
-    const id = this.endpoint.send(peer, channel, data, options, performance.now());
-    this.runner.requestFlush();
-    return id;
+    // The runner flushes through endpoint.onOutput.
+    return this.endpoint.send(peer, channel, data, options, performance.now());
   }
 
   protected disconnectPeer(peer: Peer): void {
@@ -189,7 +188,6 @@ export class Server extends Node {
   broadcast(channel: number, data: Uint8Array, options?: SendOptions): void {
     const now = performance.now();
     for (const p of this.endpoint.peers()) if (p.state === "connected") this.endpoint.send(p, channel, data, options, now);
-    this.runner.requestFlush();
   }
 
   disconnect(peer: Peer): void {

@@ -17,6 +17,9 @@ import {
   CORE_TYPE_DATA, CORE_TYPE_MASK, DATA_HEADER_SIZE, KIND_DATA, KIND_PARITY, OFF_SEQ, ParseError, parseTrailer,
   readU16, type Trailer,
 } from "../src/wire.ts";
+import { macPlugin } from "@fastnet/core/testing/mac";
+
+export { macPlugin };
 
 export type LossModel =
   | { kind: "random"; p: number }
@@ -82,33 +85,6 @@ export interface RunResult {
 const SERVER = { host: "10.0.0.1", port: 4000 };
 const CLIENT = { host: "10.0.0.2", port: 5000 };
 
-/** A keyed 32-bit MAC over the whole datagram (FNV-1a keyed): stands in for the AEAD in tests. */
-export function macPlugin(key: number): Plugin {
-  const tag = (d: Uint8Array, n: number): number => {
-    let h = (0x811c9dc5 ^ key) >>> 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ d[i]!, 0x01000193) >>> 0;
-    return h;
-  };
-  return {
-    name: "mac",
-    secureHandshake: true,
-    datagramOverhead: 4,
-    sealDatagram(buf, length) {
-      const h = tag(buf, length);
-      buf[length] = h >>> 24;
-      buf[length + 1] = (h >>> 16) & 0xff;
-      buf[length + 2] = (h >>> 8) & 0xff;
-      buf[length + 3] = h & 0xff;
-      return length + 4;
-    },
-    openDatagram(data) {
-      const n = data.length - 4;
-      if (n < 6) return null;
-      const got = ((data[n]! << 24) | (data[n + 1]! << 16) | (data[n + 2]! << 8) | data[n + 3]!) >>> 0;
-      return got === tag(data, n) ? data.subarray(0, n) : null;
-    },
-  };
-}
 
 type Sent = SentDatagram;
 

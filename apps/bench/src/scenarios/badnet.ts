@@ -16,8 +16,8 @@
 import { type RunContext, wanted } from "../context.ts";
 import { msgTransport } from "../msg.ts";
 import { Child, emit, emitAndExit, killAll, clockUs, spawnServer } from "../proc.ts";
-import { emptyRecord, type BenchRecord } from "../schema.ts";
-import { cdfPoints, round, summarize } from "../stats.ts";
+import { emptyRecord, fillLatency, type BenchRecord } from "../schema.ts";
+import { round } from "../stats.ts";
 import { ratioRounded } from "./rtt.ts";
 
 export const BADNET_TRANSPORTS = ["raw-udp", "fastnet-sequenced", "fastnet-reliable", "websocket"];
@@ -132,16 +132,7 @@ export async function runBadnet(ctx: RunContext): Promise<BenchRecord[]> {
     rec.rtt_ms = 2 * ONE_WAY_MS;
     rec.loss_pct = c.lossPct;
     rec.rounds = c.rounds;
-    const s = summarize(c.samples);
-    if (s !== null) {
-      rec.samples = s.samples;
-      rec.avg_us = round(s.avg);
-      rec.p50_us = round(s.p50);
-      rec.p99_us = round(s.p99);
-      rec.p999_us = round(s.p999);
-      rec.max_us = round(s.max);
-      rec.cdf = cdfPoints(c.samples.sort((a, b) => a - b), 48).map(([x, f]) => [round(x), f]);
-    }
+    fillLatency(rec, c.samples);
     const notes = [`${c.updates} updates received (${HZ} Hz sent)`];
     if (c.transport === "websocket") notes.push("TCP loss emulated as repair delay (relay.ts)");
     if (c.failures.length > 0) notes.push(`${c.failures.length} round(s) failed: ${c.failures[0]!.slice(0, 200)}`);

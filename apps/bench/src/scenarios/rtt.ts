@@ -7,8 +7,8 @@
  */
 import { type PinPlan, type RunContext, rttPinnings, wanted } from "../context.ts";
 import { Child, emit, emitAndExit, killAll, spawnServer } from "../proc.ts";
-import { emptyRecord, type BenchRecord } from "../schema.ts";
-import { cdfPoints, ratio, round, summarize } from "../stats.ts";
+import { emptyRecord, fillLatency, type BenchRecord } from "../schema.ts";
+import { ratio, round } from "../stats.ts";
 import { RTT_TRANSPORTS, rttTransport, SIZE } from "../transports.ts";
 
 export const RTT_BASELINE = "raw-udp";
@@ -84,18 +84,9 @@ export async function runRtt(ctx: RunContext): Promise<BenchRecord[]> {
   }
   const records = configs.map((c) => {
     const rec = emptyRecord("rtt", c.transport, c.mode, c.pin.name, SIZE);
-    const s = summarize(c.samples);
     rec.rounds = c.rounds;
     rec.lost = c.lost;
-    if (s !== null) {
-      rec.samples = s.samples;
-      rec.avg_us = round(s.avg);
-      rec.p50_us = round(s.p50);
-      rec.p99_us = round(s.p99);
-      rec.p999_us = round(s.p999);
-      rec.max_us = round(s.max);
-      rec.cdf = cdfPoints(c.samples.sort((a, b) => a - b), 48).map(([x, f]) => [round(x), f]);
-    }
+    fillLatency(rec, c.samples);
     if (c.failures.length > 0) rec.note = `${c.failures.length} round(s) failed: ${c.failures[0]!.slice(0, 200)}`;
     return rec;
   });

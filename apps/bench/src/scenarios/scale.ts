@@ -14,8 +14,8 @@ import { Channel } from "@fastnet/core";
 import { LeanFleet } from "../lean.ts";
 import { msgTransport, type MsgClient } from "../msg.ts";
 import { Child, cpuMicros, emit, emitAndExit, killAll, clockUs, spawnServer, stdinLines } from "../proc.ts";
-import { emptyRecord, type BenchRecord } from "../schema.ts";
-import { cdfPoints, round, summarize } from "../stats.ts";
+import { emptyRecord, fillLatency, type BenchRecord } from "../schema.ts";
+import { round } from "../stats.ts";
 import { ratioRounded } from "./rtt.ts";
 
 export const SCALE_TRANSPORTS = ["raw-udp", "fastnet-unreliable", "fastnet-enc-unreliable", "websocket"];
@@ -196,16 +196,7 @@ export async function runScale(ctx: RunContext): Promise<BenchRecord[]> {
     rec.clients = c.n;
     rec.hz = c.hz;
     rec.rounds = c.rounds;
-    const s = summarize(c.samples);
-    if (s !== null) {
-      rec.samples = s.samples;
-      rec.avg_us = round(s.avg);
-      rec.p50_us = round(s.p50);
-      rec.p99_us = round(s.p99);
-      rec.p999_us = round(s.p999);
-      rec.max_us = round(s.max);
-      rec.cdf = cdfPoints(c.samples.sort((a, b) => a - b), 48).map(([x, f]) => [round(x), f]);
-    }
+    fillLatency(rec, c.samples);
     rec.lost = Math.max(0, c.sent - c.received);
     rec.loss_pct = c.sent > 0 ? round((100 * Math.max(0, c.sent - c.received)) / c.sent, 2) : null;
     rec.server_cpu_us_per_datagram = c.datagrams > 0 ? round(c.cpuUs / c.datagrams, 2) : null;

@@ -9,6 +9,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Simulator } from "../sim/simulator.ts";
+import { macPlugin } from "../testing/mac.ts";
 import {
   checkDeadlines, checkDelivery, checkDeterminism, checkDisconnects, checkGarbage, checkIdentity, checkMtu,
   createPair, createUnconnectedPair, pluginContract, runPluginContract, type Pair,
@@ -77,38 +78,6 @@ function recorder(sealed: Uint8Array[], opened: Uint8Array[]): Plugin {
     openDatagram(data) {
       opened.push(data.slice());
       return data;
-    },
-  };
-}
-
-/**
- * Fills the secure-handshake slot and authenticates every datagram with a keyed 32-bit FNV-1a tag
- * (4 bytes of overhead). Not cryptography: enough to drop random and mutated datagrams in tests.
- */
-function macPlugin(key: number): Plugin {
-  const tag = (d: Uint8Array, n: number): number => {
-    let h = (0x811c9dc5 ^ key) >>> 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ d[i]!, 0x01000193) >>> 0;
-    return h;
-  };
-  return {
-    name: "mac",
-    secureHandshake: true,
-    datagramOverhead: 4,
-    sealDatagram(buf, length) {
-      const h = tag(buf, length);
-      buf[length] = h >>> 24;
-      buf[length + 1] = (h >>> 16) & 0xff;
-      buf[length + 2] = (h >>> 8) & 0xff;
-      buf[length + 3] = h & 0xff;
-      return length + 4;
-    },
-    openDatagram(data) {
-      const n = data.length - 4;
-      if (n < HEADER_SIZE) return null;
-      const h = tag(data, n);
-      const got = ((data[n]! << 24) | (data[n + 1]! << 16) | (data[n + 2]! << 8) | data[n + 3]!) >>> 0;
-      return got === h ? data.subarray(0, n) : null;
     },
   };
 }

@@ -33,3 +33,4 @@ export {
   type ContractEndpointConfig,
   type ContractOptions,
 } from "./contract.ts";
+export { macPlugin } from "./mac.ts";
