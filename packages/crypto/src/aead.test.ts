@@ -286,3 +286,69 @@ describe("writeNonce", () => {
     expect(() => writeNonce(new Uint8Array(8), 0, 0)).toThrow(expect.objectContaining({ code: "FASTNET_INVALID_ARGUMENT" }));
   });
 });
+
+describe("packet path (sealPacket / openPacket)", () => {
+  const key = hex(RFC.key);
+  const nonce = hex(RFC.nonce);
+
+  test.each(impls.map((a) => [a.name, a] as const))("%s: sealPacket equals sealInPlace with AD = buf[0, adLen); openPacket leaves src untouched", (_n, a) => {
+    for (const [adLen, len] of [[14, 64], [18, 0], [0, 5], [14, 1200], [14, 64]] as const) {
+      const buf = crypto.getRandomValues(new Uint8Array(adLen + len + TAG_SIZE + 7));
+      const ref = buf.slice();
+      expect(a.sealPacket(key, nonce, buf, adLen, len)).toBe(len + TAG_SIZE);
+      expect(noble.sealInPlace(key, nonce, ref.slice(0, adLen), ref, adLen, len)).toBe(len + TAG_SIZE);
+      expect(toHex(buf)).toBe(toHex(ref));
+      const src = buf.slice(0, adLen + len + TAG_SIZE);
+      const before = toHex(src);
+      const dst = new Uint8Array(len + 9).fill(0xee);
+      expect(a.openPacket(key, nonce, src, adLen, src.length, dst, 9)).toBe(len);
+      expect(toHex(src)).toBe(before);
+      expect(dst.subarray(0, 9).every((b) => b === 0xee)).toBe(true);
+      // Tampered tag: -1, src still as received (a retry under another key sees the same bytes).
+      src[src.length - 1]! ^= 1;
+      const tampered = toHex(src);
+      expect(a.openPacket(key, nonce, src, adLen, src.length, dst, 9)).toBe(-1);
+      expect(toHex(src)).toBe(tampered);
+    }
+  });
+
+  test.each(impls.map((a) => [a.name, a] as const))("%s: cached views stay right when buffer, offset and length change between calls", (_n, a) => {
+    // Alternates two buffers and varies lengths: a stale cached view would seal or open the wrong range.
+    const bufs = [new Uint8Array(1500), new Uint8Array(1500)];
+    const dst = new Uint8Array(1500);
+    for (let i = 0; i < 300; i++) {
+      const buf = bufs[i % 2]!;
+      const adLen = i % 7 === 0 ? 18 : 14;
+      const len = (i * 37) % 1200;
+      const msg = crypto.getRandomValues(new Uint8Array(len));
+      buf.set(msg, adLen);
+      const ref = new Uint8Array(adLen + len + TAG_SIZE);
+      ref.set(buf.subarray(0, adLen + len));
+      a.sealPacket(key, nonce, buf, adLen, len);
+      noble.sealInPlace(key, nonce, ref.slice(0, adLen), ref, adLen, len);
+      expect(toHex(buf.subarray(0, adLen + len + TAG_SIZE))).toBe(toHex(ref));
+      const dstOff = i % 3;
+      expect(a.openPacket(key, nonce, ref, adLen, ref.length, dst, dstOff)).toBe(len);
+      expect(toHex(dst.subarray(dstOff, dstOff + len))).toBe(toHex(msg));
+    }
+  });
+
+  test.each(impls.map((a) => [a.name, a] as const))("%s: openPacket gives -1 for every bad range, never throws on received bytes", (_n, a) => {
+    const src = new Uint8Array(64);
+    const dst = new Uint8Array(64);
+    const cases: [unknown, number, number, unknown, number][] = [
+      [src, 14, 29, dst, 0], // shorter than AD + tag
+      [src, 14, 65, dst, 0], // end past src
+      [src, -1, 64, dst, 0],
+      [src, 14, 64, dst, 40], // no room in dst
+      [src, 14, 64, dst, -1],
+      [src, 1.5, 64, dst, 0],
+      [null, 14, 64, dst, 0],
+      [src, 14, 64, "x", 0],
+    ];
+    for (const [s, adLen, end, d, off] of cases) {
+      expect(a.openPacket(key, nonce, s as Uint8Array, adLen, end, d as Uint8Array, off)).toBe(-1);
+    }
+    expect(() => a.openPacket(new Uint8Array(3), nonce, src, 14, 64, dst, 0)).toThrow(expect.objectContaining({ code: "FASTNET_INVALID_ARGUMENT" }));
+  });
+});

@@ -21,6 +21,7 @@ const HANDLE_SIZE = 4;
 /** Largest overhead: a connect request carries the handle too. */
 export const CRYPTO_OVERHEAD = HANDLE_SIZE + PN_SIZE + TAG_SIZE;
 const H = wire.HEADER_SIZE;
+const CACHED_VIEW_MAX = 2048;
 
 export interface CryptoPluginOptions {
   aead?: Aead;
@@ -62,6 +63,8 @@ abstract class CryptoPlugin implements Plugin {
   protected slot = -1;
   /** Opened datagrams are decrypted here, not in the caller's buffer. */
   private readonly scratch = new Uint8Array(wire.MAX_DATAGRAM + 64);
+  /** scratch[0, n) by n: core gets a view per opened datagram, and these are the same few lengths over and over. */
+  private readonly opened: Uint8Array[] = [];
 
   constructor(options: CryptoPluginOptions = {}) {
     this.aead = options.aead ?? defaultAead();
@@ -119,18 +122,24 @@ abstract class CryptoPlugin implements Plugin {
     const pn = readPn(data, adEnd - PN_SIZE);
     const phase = (data[1]! & FLAG_KEY_PHASE) !== 0 ? 1 : 0;
     const buf = this.scratch;
-    buf.set(data);
     const recvUpdates = session.recv.updates;
-    const n = session.open(this.aead, buf, adEnd, data.length, phase, pn, ctx.now, this.policy.previousKeyTtlMs);
+    // Decrypted straight from the received bytes into scratch after the header: no copy of the datagram first.
+    const n = session.open(this.aead, data, adEnd, data.length, buf, H, phase, pn, ctx.now, this.policy.previousKeyTtlMs);
     if (typeof n !== "number") {
       this.stats.failures[n]++;
       return null;
     }
     if (session.recv.updates !== recvUpdates) this.stats.recvKeyUpdates++;
     this.stats.opened++;
-    // Back to core's layout: header, then the plaintext body.
-    buf.copyWithin(H, adEnd, adEnd + n);
-    const out = buf.subarray(0, H + n);
+    // Back to core's layout: the cleartext header, then the plaintext body.
+    for (let i = 0; i < H; i++) buf[i] = data[i]!;
+    const len = H + n;
+    let out = this.opened[len];
+    if (out === undefined) {
+      out = buf.subarray(0, len);
+      // Bounded: MTU-sized datagrams are the hot path; larger ones (rare) get a fresh view.
+      if (len <= CACHED_VIEW_MAX) this.opened[len] = out;
+    }
     // The peer acked a packet sent under our current key: it holds that key, the next update is safe.
     const send = session.send;
     if (!send.confirmed && type === wire.PacketType.DATA && (out[1]! & wire.FLAG_HAS_ACK) !== 0 && send.phaseStartSeq >= 0 && out.length >= wire.DATA_HEADER_SIZE) {

@@ -33,7 +33,11 @@ function seal(aead: Aead, s: Session, pn: number, body: number[]): { bytes: Uint
 }
 
 function open(aead: Aead, s: Session, d: { bytes: Uint8Array; phase: number }, pn: number, now: number, ttl = 1000): number | string {
-  return s.open(aead, d.bytes.slice(), AD_END, d.bytes.length, d.phase, pn, now, ttl);
+  const before = d.bytes.slice();
+  const r = s.open(aead, d.bytes, AD_END, d.bytes.length, new Uint8Array(d.bytes.length), 0, d.phase, pn, now, ttl);
+  // The datagram itself is never written, opened or not: a retry under another key sees the same bytes.
+  expect(d.bytes).toEqual(before);
+  return r;
 }
 
 /** Forces a send key update now. */

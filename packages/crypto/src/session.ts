@@ -138,28 +138,31 @@ export class Session {
   /** Seals buf[ctStart, ctStart+len) in place with AD = buf[0, ctStart); returns the new end. */
   seal(aead: Aead, buf: Uint8Array, adEnd: number, len: number, pn: number): number {
     writeNonce(this.nonce, this.sendDirection, pn);
-    return adEnd + aead.sealInPlace(this.send.key, this.nonce, buf.subarray(0, adEnd), buf, adEnd, len);
+    return adEnd + aead.sealPacket(this.send.key, this.nonce, buf, adEnd, len);
   }
 
   /**
-   * Opens a datagram whose ciphertext is buf[adEnd, end) with AD buf[0, adEnd), choosing the key by
-   * phase bit and packet number. Returns the plaintext length or a failure. Records pn on success.
+   * Opens a datagram whose ciphertext is src[adEnd, end) with AD src[0, adEnd), choosing the key by phase bit
+   * and packet number; the plaintext goes to dst at dstOff (src is not written). Returns the plaintext length
+   * or a failure. Records pn on success.
    */
-  open(aead: Aead, buf: Uint8Array, adEnd: number, end: number, phase: number, pn: number, now: number, ttlMs: number): number | OpenFailure {
+  open(
+    aead: Aead, src: Uint8Array, adEnd: number, end: number, dst: Uint8Array, dstOff: number,
+    phase: number, pn: number, now: number, ttlMs: number,
+  ): number | OpenFailure {
     const r = this.recv;
     if (!r.replay.check(pn)) return "replay";
     writeNonce(this.nonce, this.recvDirection, pn);
-    const ad = buf.subarray(0, adEnd);
     let n: number;
     if (phase === r.phase) {
-      n = aead.openInPlace(r.key, this.nonce, ad, buf, adEnd, end - adEnd);
+      n = aead.openPacket(r.key, this.nonce, src, adEnd, end, dst, dstOff);
       if (n >= 0 && pn < r.minPn) r.minPn = pn;
     } else if (r.previousKey !== undefined && pn < r.minPn) {
       // A reordered packet from before the last flip.
       if (now > r.previousExpiresAt) return "old-key";
-      n = aead.openInPlace(r.previousKey, this.nonce, ad, buf, adEnd, end - adEnd);
+      n = aead.openPacket(r.previousKey, this.nonce, src, adEnd, end, dst, dstOff);
     } else {
-      n = aead.openInPlace(r.nextKey, this.nonce, ad, buf, adEnd, end - adEnd);
+      n = aead.openPacket(r.nextKey, this.nonce, src, adEnd, end, dst, dstOff);
       if (n >= 0) r.promote(now, pn, ttlMs);
     }
     if (n < 0) return "auth";
