@@ -12,6 +12,7 @@
 import { heapStats } from "bun:jsc";
 import { wire } from "@fastnet/core/protocol";
 import { nobleAead, sodiumAead, type Aead } from "../src/aead.ts";
+import { sodiumFfiAead } from "../src/sodium-ffi.ts";
 import { deriveDirectionSecrets } from "../src/keys.ts";
 import { CryptoClientPlugin, CryptoServerPlugin } from "../src/plugin.ts";
 import { Session } from "../src/session.ts";
@@ -38,8 +39,8 @@ function usedBytes(): number {
 
 const N = 200_000;
 console.log(`crypto plugin seal+open per datagram, ${N} pairs, Bun ${Bun.version}`);
-console.log("aead     size   ns/pair   retained bytes/pair");
-for (const [name, aead] of [["sodium", sodiumAead()], ["noble", nobleAead()]] as const) {
+console.log("aead        size   ns/pair   retained bytes/pair");
+for (const [name, aead] of [["sodium-ffi", sodiumFfiAead()], ["sodium", sodiumAead()], ["noble", nobleAead()]] as const) {
   if (aead === undefined) continue;
   for (const size of [64, 1200]) {
     const { seal, open } = setup(aead);
@@ -59,6 +60,6 @@ for (const [name, aead] of [["sodium", sodiumAead()], ["noble", nobleAead()]] as
     run(n);
     const ns = (Bun.nanoseconds() - t0) / n;
     const after = usedBytes();
-    console.log(`${name.padEnd(7)}  ${String(size).padStart(4)}  ${ns.toFixed(0).padStart(8)}  ${Math.max(0, (after - before) / n).toFixed(1).padStart(20)}`);
+    console.log(`${name.padEnd(10)}  ${String(size).padStart(4)}  ${ns.toFixed(0).padStart(8)}  ${Math.max(0, (after - before) / n).toFixed(1).padStart(20)}`);
   }
 }

@@ -6,14 +6,17 @@
 import { describe, expect, test } from "bun:test";
 import { createRequire } from "node:module";
 import fc from "fast-check";
-import { type Aead, KEY_SIZE, NONCE_SIZE, TAG_SIZE, defaultAead, nobleAead, sodiumAead, sodiumAeadFrom, writeNonce } from "./aead.ts";
+import { type Aead, KEY_SIZE, NONCE_SIZE, TAG_SIZE, nobleAead, sodiumAead, sodiumAeadFrom, writeNonce } from "./aead.ts";
+import { defaultAead, sodiumFfiAead } from "./sodium-ffi.ts";
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 const sodium = sodiumAead();
+const ffi = sodiumFfiAead();
 const noble = nobleAead();
-const impls: Aead[] = sodium ? [sodium, noble] : [noble];
+const natives: Aead[] = [ffi, sodium].filter((a): a is Aead => a !== undefined);
+const impls: Aead[] = [...natives, noble];
 
 // RFC 8439 §2.8.2 (same vector as Wycheproof chacha20_poly1305 tcId 1, "RFC 7539").
 const RFC = {
@@ -35,8 +38,26 @@ function sealCopy(a: Aead, key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, m
 
 test("sodium-native loads in this environment (the fast path the runtime notes measured)", () => {
   expect(sodium?.name).toBe("sodium");
-  expect(defaultAead().name).toBe("sodium");
   expect(noble.name).toBe("noble");
+});
+
+test("system libsodium loads through bun:ffi where it is installed (.ci/run installs libsodium23)", () => {
+  expect(ffi?.name).toBe("sodium-ffi");
+});
+
+test("defaultAead picks the fastest that loads; FASTNET_AEAD forces one", () => {
+  const saved = process.env.FASTNET_AEAD;
+  try {
+    delete process.env.FASTNET_AEAD;
+    expect(defaultAead().name).toBe(ffi ? "sodium-ffi" : "sodium");
+    process.env.FASTNET_AEAD = "sodium";
+    expect(defaultAead().name).toBe("sodium");
+    process.env.FASTNET_AEAD = "noble";
+    expect(defaultAead().name).toBe("noble");
+  } finally {
+    if (saved === undefined) delete process.env.FASTNET_AEAD;
+    else process.env.FASTNET_AEAD = saved;
+  }
 });
 
 describe.each(impls.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
@@ -162,8 +183,7 @@ describe.each(impls.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
   });
 });
 
-describe.skipIf(sodium === undefined)("sodium vs noble", () => {
-  const s = sodium!;
+describe.each(natives.map((a) => [a.name, a] as const))("%s vs noble", (_name, s) => {
   const arb = fc.record({
     key: fc.uint8Array({ minLength: KEY_SIZE, maxLength: KEY_SIZE }),
     nonce: fc.uint8Array({ minLength: NONCE_SIZE, maxLength: NONCE_SIZE }),

@@ -21,7 +21,7 @@ export const NONCE_SIZE = 12;
 export const TAG_SIZE = 16;
 
 export interface Aead {
-  readonly name: "sodium" | "noble";
+  readonly name: "sodium-ffi" | "sodium" | "noble";
   /** Encrypts buf[off, off+len) in place, writes the 16-byte tag right after; returns len + 16. Caller guarantees room. */
   sealInPlace(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, buf: Uint8Array, off: number, len: number): number;
   /**
@@ -69,19 +69,20 @@ export function writeNonce(out: Uint8Array, direction: number, pn: number): void
   out[11] = lo & 0xff;
 }
 
-/** Caller-bug checks shared by seal and open: these arguments never come off the wire. */
-function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
+/** Caller-bug checks shared by seal and open: these arguments never come off the wire. @internal */
+export function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== KEY_SIZE) throw argError("key", `a Uint8Array of ${KEY_SIZE} bytes`, key);
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_SIZE) throw argError("nonce", `a Uint8Array of ${NONCE_SIZE} bytes`, nonce);
 }
 
-function checkKeyNonceAd(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array): void {
+/** @internal */
+export function checkKeyNonceAd(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array): void {
   checkKeyNonce(key, nonce);
   if (!(ad instanceof Uint8Array)) throw argError("ad", "a Uint8Array", ad);
 }
 
-/** Sealing is driven by our own sender, so a bad range is a caller bug and throws. */
-function checkSealRange(buf: Uint8Array, off: number, len: number): void {
+/** Sealing is driven by our own sender, so a bad range is a caller bug and throws. @internal */
+export function checkSealRange(buf: Uint8Array, off: number, len: number): void {
   if (!(buf instanceof Uint8Array)) throw argError("buf", "a Uint8Array", buf);
   if (!Number.isSafeInteger(off) || off < 0) throw argError("off", "a non-negative integer", off);
   if (!Number.isSafeInteger(len) || len < 0) throw argError("len", "a non-negative integer", len);
@@ -90,8 +91,8 @@ function checkSealRange(buf: Uint8Array, off: number, len: number): void {
   }
 }
 
-/** Opening: off/len derive from a received datagram, so a bad range is just a failed open. */
-function openRangeOk(buf: Uint8Array, off: number, len: number): boolean {
+/** Opening: off/len derive from a received datagram, so a bad range is just a failed open. @internal */
+export function openRangeOk(buf: Uint8Array, off: number, len: number): boolean {
   return (
     buf instanceof Uint8Array &&
     Number.isSafeInteger(off) &&
@@ -144,8 +145,8 @@ function sodiumFns(wrapper: SodiumWrapper, binding: SodiumBinding | undefined): 
 /** Shared decrypt target for sodium opens; calls are synchronous, so one buffer per process is enough. */
 let scratch = new Uint8Array(2048);
 
-/** openPacket's range check: src holds adLen + at least a tag, dst has room for the plaintext. */
-function packetRangeOk(src: Uint8Array, adLen: number, end: number, dst: Uint8Array, dstOff: number): boolean {
+/** openPacket's range check: src holds adLen + at least a tag, dst has room for the plaintext. @internal */
+export function packetRangeOk(src: Uint8Array, adLen: number, end: number, dst: Uint8Array, dstOff: number): boolean {
   return (
     src instanceof Uint8Array &&
     dst instanceof Uint8Array &&
@@ -261,6 +262,21 @@ const SELF_TEST = {
 };
 
 /**
+ * Known-answer check that a loaded native library computes ChaCha20-Poly1305: seals the vector, opens it
+ * back, and refuses it with one tag bit flipped. @internal
+ */
+export function sodiumSelfTest(aead: Aead): boolean {
+  const key = Buffer.from(SELF_TEST.key, "hex");
+  const nonce = Buffer.from(SELF_TEST.nonce, "hex");
+  const buf = new Uint8Array(TAG_SIZE);
+  aead.sealInPlace(key, nonce, new Uint8Array(0), buf, 0, 0);
+  if (Buffer.from(buf).toString("hex") !== SELF_TEST.tag) return false;
+  if (aead.openInPlace(key, nonce, new Uint8Array(0), buf.slice(), 0, TAG_SIZE) !== 0) return false;
+  buf[0]! ^= 1;
+  return aead.openInPlace(key, nonce, new Uint8Array(0), buf, 0, TAG_SIZE) === -1;
+}
+
+/**
  * Builds the sodium AEAD from a module loader; undefined if loading fails or the loaded module does not pass
  * the self-test. Exposed for tests (a loader that throws stands for a platform without the prebuilt addon).
  * @internal
@@ -273,9 +289,7 @@ export function sodiumAeadFrom(load: () => { wrapper: unknown; binding?: unknown
       return undefined;
     }
     const aead = makeSodiumAead(sodiumFns(w, binding as SodiumBinding | undefined));
-    const buf = new Uint8Array(TAG_SIZE);
-    aead.sealInPlace(Buffer.from(SELF_TEST.key, "hex"), Buffer.from(SELF_TEST.nonce, "hex"), new Uint8Array(0), buf, 0, 0);
-    return Buffer.from(buf).toString("hex") === SELF_TEST.tag ? aead : undefined;
+    return sodiumSelfTest(aead) ? aead : undefined;
   } catch {
     return undefined;
   }
@@ -343,9 +357,4 @@ export function nobleAead(): Aead {
     },
   };
   return nobleCache;
-}
-
-/** sodium if it loads, else noble. */
-export function defaultAead(): Aead {
-  return sodiumAead() ?? nobleAead();
 }

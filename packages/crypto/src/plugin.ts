@@ -12,7 +12,8 @@
  */
 import type { Address, ConnectDecision, ConnectRequest, Peer, Plugin, PluginContext } from "@fastnet/core/protocol";
 import { seqDiff, wire } from "@fastnet/core/protocol";
-import { type Aead, defaultAead, TAG_SIZE } from "./aead.ts";
+import { type Aead, TAG_SIZE } from "./aead.ts";
+import { defaultAead } from "./sodium-ffi.ts";
 import { DEFAULT_KEY_UPDATE, type KeyUpdatePolicy, type OpenFailure, Session } from "./session.ts";
 
 export const FLAG_KEY_PHASE = 0x80;

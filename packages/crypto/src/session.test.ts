@@ -9,6 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { nobleAead, sodiumAead, type Aead } from "./aead.ts";
 import { deriveDirectionSecrets } from "./keys.ts";
 import { DEFAULT_KEY_UPDATE, Session } from "./session.ts";
+import { sodiumFfiAead } from "./sodium-ffi.ts";
 
 const AD_END = 14;
 
@@ -46,7 +47,7 @@ function update(s: Session, now: number): void {
   s.send.maybeUpdate(now, { ...DEFAULT_KEY_UPDATE, packets: 0 });
 }
 
-const impls = [["noble", nobleAead()], ...(sodiumAead() ? [["sodium", sodiumAead()!]] : [])] as [string, Aead][];
+const impls = [nobleAead(), sodiumAead(), sodiumFfiAead()].filter((a) => a !== undefined).map((a) => [a.name, a]) as [string, Aead][];
 
 describe.each(impls)("session key phases (%s)", (_name, aead) => {
   test("packets under the next key promote it; reordered packets under the previous key open until its TTL", () => {

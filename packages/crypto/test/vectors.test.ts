@@ -9,6 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { sodiumAead, nobleAead } from "../src/aead.ts";
+import { sodiumFfiAead } from "../src/sodium-ffi.ts";
 import { Session } from "../src/session.ts";
 import { generate } from "./vectors/generate.ts";
 
@@ -61,7 +62,7 @@ describe("sealed datagram vectors", () => {
   });
 
   test.each(file.vectors.map((v) => [v.name, v] as const))("%s opens with the real Session (both AEAD implementations)", (_n, v) => {
-    for (const aead of [nobleAead(), sodiumAead()].filter((a) => a !== undefined)) {
+    for (const aead of [nobleAead(), sodiumAead(), sodiumFfiAead()].filter((a) => a !== undefined)) {
       const token = unhex(file.token);
       const receiver = new Session(file.handle, token, v.direction === 1, c2s, s2c, 0, 1e9);
       const sealed = unhex(v.sealed);
