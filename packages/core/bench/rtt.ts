@@ -11,7 +11,7 @@
  *
  * Run: `bun packages/core/bench/rtt.ts [--pings 4000] [--rounds 5] [--quick]`
  */
-import { Channel, connect, listen } from "../src/index.ts";
+import { Channel, connect, listen, type FastnetEvent } from "../src/index.ts";
 
 export const SIZE = 64;
 
@@ -101,26 +101,52 @@ export const rawTransport: RttTransport = {
   },
 };
 
-/** Pings over anything with fastnet's client shape (core Client or fastnet SecureClient). */
-export function clientPinger(client: { send(channel: number, data: Uint8Array): number; next(ms?: number): Promise<{ type: string } | undefined>; close(): Promise<void> }, channel: number): Pinger {
+/** What the RTT harness needs of a fastnet client (core Client or fastnet SecureClient). */
+interface PingableClient {
+  send(channel: number, data: Uint8Array): number;
+  onEvent: ((ev: FastnetEvent) => void) | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Pings over anything with fastnet's client shape, through its `onEvent` handler: the same callback shape
+ * as the raw transport's socket handler (the async `next()` adds a promise and a timer per ping).
+ */
+export function clientPinger(client: PingableClient, channel: number): Pinger {
   const payload = new Uint8Array(SIZE);
+  let resolve: (() => void) | undefined;
+  client.onEvent = (ev) => {
+    if (ev.type !== "message") return;
+    const r = resolve;
+    resolve = undefined;
+    r?.();
+  };
   return {
-    ping: async () => {
-      const t0 = Bun.nanoseconds();
-      client.send(channel, payload);
-      for (;;) {
-        const ev = await client.next(200);
-        if (ev === undefined) return NaN;
-        if (ev.type === "message") return (Bun.nanoseconds() - t0) / 1000;
-      }
-    },
+    ping: () =>
+      new Promise<number>((done) => {
+        const t0 = Bun.nanoseconds();
+        const timer = setTimeout(() => {
+          resolve = undefined;
+          done(NaN);
+        }, 200);
+        resolve = () => {
+          clearTimeout(timer);
+          done((Bun.nanoseconds() - t0) / 1000);
+        };
+        client.send(channel, payload);
+      }),
     close: () => client.close(),
   };
 }
 
-/** Echoes every message of a fastnet server (core or secure) back on its channel. */
-export async function echoAll(server: AsyncIterable<{ type: string; peer?: unknown; channel?: number; data?: Uint8Array }> & { send(peer: never, channel: number, data: Uint8Array): number }): Promise<void> {
-  for await (const ev of server) if (ev.type === "message") server.send(ev.peer as never, ev.channel!, ev.data!);
+/** Echoes every message of a fastnet server (core or secure) back on its channel, from its `onEvent` handler. */
+export function echoAll(server: {
+  onEvent: ((ev: FastnetEvent) => void) | undefined;
+  send(peer: FastnetEvent["peer"], channel: number, data: Uint8Array): number;
+}): void {
+  server.onEvent = (ev) => {
+    if (ev.type === "message") server.send(ev.peer, ev.channel, ev.data);
+  };
 }
 
 function coreTransport(name: string, channel: number): RttTransport {
@@ -128,7 +154,7 @@ function coreTransport(name: string, channel: number): RttTransport {
     name,
     async echo(spin) {
       const server = await listen({ host: "127.0.0.1", port: 0, insecurePlaintext: true, spin });
-      void echoAll(server);
+      echoAll(server);
       return server.address.port;
     },
     async pinger(port, spin) {

@@ -174,3 +174,79 @@ describe("connect failures and bad arguments", () => {
     expect(() => client.send(Channel.Reliable, new Uint8Array(1))).toThrow(expect.objectContaining({ code: "FASTNET_NOT_CONNECTED" }));
   });
 });
+
+describe("onEvent handler", () => {
+  test("server and client handlers see every event in order, synchronously, and a reply from the handler arrives", async () => {
+    const server = await listen({ host: "127.0.0.1", port: 0, insecurePlaintext: true });
+    open.push(server);
+    const seen: string[] = [];
+    server.onEvent = (ev) => {
+      seen.push(ev.type);
+      if (ev.type === "message") server.send(ev.peer, ev.channel, ev.data);
+    };
+    const client = await connect({ host: "127.0.0.1", port: server.address.port }, { insecurePlaintext: true });
+    open.push(client);
+    const got: number[] = [];
+    let done: (() => void) | undefined;
+    const all = new Promise<void>((r) => (done = r));
+    client.onEvent = (ev) => {
+      if (ev.type === "message") got.push(ev.data[0]!);
+      if (got.length === 200) done?.();
+    };
+    for (let i = 0; i < 200; i++) client.send(Channel.Reliable, new Uint8Array([i]));
+    await Promise.race([all, Bun.sleep(5000)]);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(seen[0]).toBe("connected");
+    expect(seen.filter((t) => t === "message").length).toBe(200);
+    // The handler took them all: nothing is left for poll().
+    expect(client.poll()).toBeUndefined();
+    expect(server.poll()).toBeUndefined();
+  });
+
+  test("events queued before the handler is set are handed over at once; undefined gives them back to next()", async () => {
+    const server = await echoServer();
+    const client = await connect({ host: "127.0.0.1", port: server.address.port }, { insecurePlaintext: true });
+    open.push(client);
+    client.send(Channel.Reliable, new Uint8Array([1]));
+    // Wait until the echo is queued, without taking it.
+    for (let i = 0; i < 500 && client.peer.stats().messagesReceived === 0; i++) await Bun.sleep(2);
+    expect(client.peer.stats().messagesReceived).toBe(1);
+    const taken: FastnetEvent[] = [];
+    client.onEvent = (ev) => void taken.push(ev);
+    expect(taken.map((e) => e.type)).toEqual(["message"]);
+    client.onEvent = undefined;
+    client.send(Channel.Reliable, new Uint8Array([2]));
+    const evs = await collect(client, (e) => messages(e, 0).length >= 1);
+    expect(messages(evs, 0)).toEqual([new Uint8Array([2])]);
+  });
+
+  test("a throwing handler is counted and the next events are still delivered; a non-function is refused", async () => {
+    const server = await echoServer();
+    const client = await connect({ host: "127.0.0.1", port: server.address.port }, { insecurePlaintext: true });
+    open.push(client);
+    const got: number[] = [];
+    client.onEvent = (ev) => {
+      if (ev.type !== "message") return;
+      got.push(ev.data[0]!);
+      if (ev.data[0] === 0) throw new Error("game bug");
+    };
+    client.send(Channel.Reliable, new Uint8Array([0]));
+    client.send(Channel.Reliable, new Uint8Array([1]));
+    for (let i = 0; i < 500 && got.length < 2; i++) await Bun.sleep(2);
+    expect(got).toEqual([0, 1]);
+    expect(client.stats().handlerErrors).toBe(1);
+    expect(() => {
+      (client as unknown as { onEvent: unknown }).onEvent = 42;
+    }).toThrow(expect.objectContaining({ code: "FASTNET_INVALID_ARGUMENT" }));
+  });
+
+  test("close() ends a pending iterator even while a handler takes the events", async () => {
+    const server = await listen({ host: "127.0.0.1", port: 0, insecurePlaintext: true });
+    const it = server[Symbol.asyncIterator]();
+    const pending = it.next();
+    server.onEvent = () => {};
+    await server.close();
+    const r = await Promise.race([pending, Bun.sleep(2000).then(() => "timeout" as const)]);
+    expect(r).toEqual({ value: undefined, done: true });
+  });
+});

@@ -1,8 +1,11 @@
 /**
  * The game developer's API over real UDP: `listen()` for servers, `connect()`
  * for clients. Each wraps a sans-IO Endpoint, a UdpTransport and an
- * EndpointRunner. Events come two ways: a synchronous `poll()` for game loops
- * and an async iterator for servers (`for await (const ev of server)`).
+ * EndpointRunner. Events come three ways: a synchronous `poll()` for game
+ * loops, an async iterator (`for await (const ev of server)`) or `next()`, and
+ * an `onEvent` handler called synchronously as events arrive (the lowest
+ * latency: no promise per event, a reply joins the flush of the datagram that
+ * caused it).
  */
 import { EndpointRunner } from "./driver/runner.ts";
 import { UdpTransport, type UdpBindOptions } from "./driver/udp.ts";
@@ -67,6 +70,8 @@ class Node implements AsyncIterable<FastnetEvent> {
   protected readonly transport: UdpTransport;
   private waiter: ((ev: IteratorResult<FastnetEvent>) => void) | undefined;
   private closing: Promise<void> | undefined;
+  private handler: ((ev: FastnetEvent) => void) | undefined;
+  private handlerErrors = 0;
 
   protected constructor(endpoint: Endpoint, transport: UdpTransport, spin: boolean, flushScheduling: "immediate" | "microtask" = "microtask") {
     this.endpoint = endpoint;
@@ -77,6 +82,21 @@ class Node implements AsyncIterable<FastnetEvent> {
   /** The local UDP address. */
   get address(): Address {
     return this.transport.address;
+  }
+
+  /**
+   * Handles every event synchronously as it arrives, in order (undefined: back to poll / next / the
+   * iterator). Events already queued are handed over at once. While set, poll, next and the iterator see no
+   * events. A throwing handler is counted (`stats().handlerErrors`) and the next event still delivered.
+   */
+  set onEvent(fn: ((ev: FastnetEvent) => void) | undefined) {
+    if (fn !== undefined && typeof fn !== "function") throw argError("onEvent", "a function or undefined", fn);
+    this.handler = fn;
+    if (fn !== undefined) this.dispatch(fn);
+  }
+
+  get onEvent(): ((ev: FastnetEvent) => void) | undefined {
+    return this.handler;
   }
 
   /** Next event, or undefined when none is waiting. For game loops: call until undefined each tick. */
@@ -107,8 +127,8 @@ class Node implements AsyncIterable<FastnetEvent> {
     });
   }
 
-  stats(): EndpointStats & { socket: UdpTransport["stats"] } {
-    return { ...this.endpoint.stats(), socket: this.transport.stats };
+  stats(): EndpointStats & { socket: UdpTransport["stats"]; handlerErrors: number } {
+    return { ...this.endpoint.stats(), socket: this.transport.stats, handlerErrors: this.handlerErrors };
   }
 
   /** The sans-IO engine underneath, for plugins and tests. */
@@ -152,7 +172,21 @@ class Node implements AsyncIterable<FastnetEvent> {
     };
   }
 
+  private dispatch(fn: (ev: FastnetEvent) => void): void {
+    // Bounded by what is queued now; a handler that replaces itself stops this loop.
+    for (let ev = this.endpoint.pollEvent(); ev !== undefined; ev = this.handler === fn ? this.endpoint.pollEvent() : undefined) {
+      try {
+        fn(ev);
+      } catch {
+        this.handlerErrors++;
+      }
+    }
+  }
+
   private wake(): void {
+    const h = this.handler;
+    // The handler takes what is queued; a waiting next()/iterator then only learns about closing.
+    if (h !== undefined) this.dispatch(h);
     const w = this.waiter;
     if (w === undefined) return;
     const ev = this.endpoint.pollEvent();

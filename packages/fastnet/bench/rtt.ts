@@ -24,7 +24,7 @@ const plainReliable: RttTransport = {
   name: "plain-reliable",
   async echo(spin) {
     const server = await listen({ host: "127.0.0.1", port: 0, insecurePlaintext: true, spin });
-    void echoAll(server);
+    echoAll(server);
     return server.address.port;
   },
   async pinger(port, spin) {
@@ -37,7 +37,7 @@ function encrypted(name: string, channel: number): RttTransport {
     name,
     async echo(spin) {
       const server = await createServer({ host: "127.0.0.1", port: 0, cert: env.cert, key: env.key, spin, log: () => {} });
-      void echoAll(server);
+      echoAll(server);
       return server.port;
     },
     async pinger(port, spin) {

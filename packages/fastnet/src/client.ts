@@ -29,6 +29,15 @@ export class SecureClient implements AsyncIterable<FastnetEvent> {
     return this.client.rttMs;
   }
 
+  /** Synchronous event handler (see core's `onEvent`): the lowest-latency way to receive. */
+  set onEvent(fn: ((ev: FastnetEvent) => void) | undefined) {
+    this.client.onEvent = fn;
+  }
+
+  get onEvent(): ((ev: FastnetEvent) => void) | undefined {
+    return this.client.onEvent;
+  }
+
   poll(): FastnetEvent | undefined {
     return this.client.poll();
   }

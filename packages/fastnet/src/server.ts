@@ -53,6 +53,15 @@ export class SecureServer implements AsyncIterable<FastnetEvent> {
     return this.server.peers;
   }
 
+  /** Synchronous event handler (see core's `onEvent`): the lowest-latency way to receive. */
+  set onEvent(fn: ((ev: FastnetEvent) => void) | undefined) {
+    this.server.onEvent = fn;
+  }
+
+  get onEvent(): ((ev: FastnetEvent) => void) | undefined {
+    return this.server.onEvent;
+  }
+
   poll(): FastnetEvent | undefined {
     return this.server.poll();
   }

@@ -154,7 +154,7 @@ function fastnetUnreliable(name: string, withMetrics: boolean): RttTransport {
     name,
     async echo(spin) {
       const server = await listen({ host: "127.0.0.1", port: 0, insecurePlaintext: true, spin, plugins: withMetrics ? [metrics()] : [] });
-      void echoAll(server);
+      echoAll(server);
       return server.address.port;
     },
     async pinger(port, spin) {
