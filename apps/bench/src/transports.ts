@@ -9,7 +9,7 @@
  */
 import dgram from "node:dgram";
 import tls from "node:tls";
-import { coreTransports, rawTransport, SIZE, type Pinger, type RttTransport } from "../../../packages/core/bench/rtt.ts";
+import { coreTransports, makePing, rawTransport, SIZE, type Pinger, type RttTransport } from "../../../packages/core/bench/rtt.ts";
 import { transports as fastnetTransports } from "../../../packages/fastnet/bench/rtt.ts";
 import { keepAwake } from "./proc.ts";
 
@@ -28,31 +28,6 @@ export function benchCert(): { cert: string; key: string; fingerprint: string } 
 function renamed(t: RttTransport | undefined, name: string, baseline = false): RttTransport {
   if (t === undefined) throw new Error(`transport for ${name} not found in the reused harness`);
   return { name, ...(baseline ? { baseline: true } : {}), echo: (spin) => t.echo(spin), pinger: (port, spin) => t.pinger(port, spin) };
-}
-
-/** One outstanding ping at a time; `arm` registers the reply callback. Same 200 ms timeout as the core harness. */
-function makePing(send: () => void): { ping: () => Promise<number>; reply: () => void } {
-  let resolve: (() => void) | undefined;
-  return {
-    ping: () =>
-      new Promise<number>((done) => {
-        const t0 = Bun.nanoseconds();
-        const timer = setTimeout(() => {
-          resolve = undefined;
-          done(NaN);
-        }, 200);
-        resolve = () => {
-          clearTimeout(timer);
-          done((Bun.nanoseconds() - t0) / 1000);
-        };
-        send();
-      }),
-    reply: () => {
-      const r = resolve;
-      resolve = undefined;
-      r?.();
-    },
-  };
 }
 
 export const dgramTransport: RttTransport = {

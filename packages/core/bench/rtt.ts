@@ -74,32 +74,53 @@ export const rawTransport: RttTransport = {
     return socket.port;
   },
   async pinger(port, spin) {
-    let resolve: (() => void) | undefined;
+    const payload = new Uint8Array(SIZE);
+    const p = makePing(() => socket.send(payload, port, "127.0.0.1"));
     const socket = await Bun.udpSocket({
       hostname: "127.0.0.1",
       port: 0,
       socket: {
         data() {
-          const r = resolve;
-          resolve = undefined;
-          r?.();
+          p.reply();
         },
         error() {},
       },
     });
     const stop = spin ? keepAwake() : () => {};
-    const payload = new Uint8Array(SIZE);
     return {
-      ping: () => new Promise<number>((done) => {
-        const t0 = Bun.nanoseconds();
-        const timer = setTimeout(() => { resolve = undefined; done(NaN); }, 200);
-        resolve = () => { clearTimeout(timer); done((Bun.nanoseconds() - t0) / 1000); };
-        socket.send(payload, port, "127.0.0.1");
-      }),
+      ping: p.ping,
       close: async () => { stop(); socket.close(); },
     };
   },
 };
+
+/**
+ * One outstanding ping at a time: `ping()` sends and resolves with the RTT in µs (NaN after 200 ms), `reply()`
+ * is called from the transport's receive callback. Shared by every transport so all pay the same timer cost.
+ */
+export function makePing(send: () => void): { ping: () => Promise<number>; reply: () => void } {
+  let resolve: (() => void) | undefined;
+  return {
+    ping: () =>
+      new Promise<number>((done) => {
+        const t0 = Bun.nanoseconds();
+        const timer = setTimeout(() => {
+          resolve = undefined;
+          done(NaN);
+        }, 200);
+        resolve = () => {
+          clearTimeout(timer);
+          done((Bun.nanoseconds() - t0) / 1000);
+        };
+        send();
+      }),
+    reply: () => {
+      const r = resolve;
+      resolve = undefined;
+      r?.();
+    },
+  };
+}
 
 /** What the RTT harness needs of a fastnet client (core Client or fastnet SecureClient). */
 interface PingableClient {
@@ -114,32 +135,13 @@ interface PingableClient {
  */
 export function clientPinger(client: PingableClient, channel: number): Pinger {
   const payload = new Uint8Array(SIZE);
-  let resolve: (() => void) | undefined;
+  const p = makePing(() => client.send(channel, payload));
   client.onEvent = (ev) => {
-    if (ev.type !== "message") return;
-    const r = resolve;
-    resolve = undefined;
-    r?.();
+    if (ev.type === "message") p.reply();
   };
-  return {
-    ping: () =>
-      new Promise<number>((done) => {
-        const t0 = Bun.nanoseconds();
-        const timer = setTimeout(() => {
-          resolve = undefined;
-          done(NaN);
-        }, 200);
-        resolve = () => {
-          clearTimeout(timer);
-          done((Bun.nanoseconds() - t0) / 1000);
-        };
-        client.send(channel, payload);
-      }),
-    close: () => client.close(),
-  };
+  return { ping: p.ping, close: () => client.close() };
 }
 
-/** Echoes every message of a fastnet server (core or secure) back on its channel, from its `onEvent` handler. */
 export function echoAll(server: {
   onEvent: ((ev: FastnetEvent) => void) | undefined;
   send(peer: FastnetEvent["peer"], channel: number, data: Uint8Array): number;
