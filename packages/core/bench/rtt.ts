@@ -142,6 +142,7 @@ export function clientPinger(client: PingableClient, channel: number): Pinger {
   return { ping: p.ping, close: () => client.close() };
 }
 
+/** Echoes every message of a fastnet server (core or secure) back on its channel, from its `onEvent` handler. */
 export function echoAll(server: {
   onEvent: ((ev: FastnetEvent) => void) | undefined;
   send(peer: FastnetEvent["peer"], channel: number, data: Uint8Array): number;

@@ -173,7 +173,7 @@ class Node implements AsyncIterable<FastnetEvent> {
   }
 
   private dispatch(fn: (ev: FastnetEvent) => void): void {
-    // Bounded by what is queued now; a handler that replaces itself stops this loop.
+    // Drains the queue, including events the handler's own calls queue; stops once the handler is replaced.
     for (let ev = this.endpoint.pollEvent(); ev !== undefined; ev = this.handler === fn ? this.endpoint.pollEvent() : undefined) {
       try {
         fn(ev);
